@@ -1,0 +1,60 @@
+# Build, test and run the Go re-implementation of Pushpin's process family.
+# Every target works on a fresh Debian machine with only Go installed:
+# `deps` installs libzmq (and Debian's pushpin, the interop oracle) when missing.
+
+GO      ?= go
+BIN     := bin
+SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+APT     := DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get
+# Daemons that have a main package; each builds to bin/<name>.
+DAEMONS := $(patsubst %/main.go,%,$(wildcard */main.go))
+FUZZTIME ?= 20s
+
+export CGO_ENABLED := 1
+
+.PHONY: all deps build test test-unit test-e2e fuzz bench run clean
+
+all: build
+
+deps:
+	@if ! pkg-config --exists libzmq 2>/dev/null; then \
+		echo "deps: installing libzmq3-dev and pkg-config"; \
+		$(APT) update -qq && $(APT) install -y -qq libzmq3-dev pkg-config; \
+	fi
+	@if ! command -v condure >/dev/null 2>&1 || ! command -v pushpin-proxy >/dev/null 2>&1 \
+		|| ! command -v zurl >/dev/null 2>&1; then \
+		echo "deps: installing Debian's pushpin (interop oracle)"; \
+		$(APT) update -qq && $(APT) install -y -qq pushpin; \
+	fi
+
+build: deps
+	@mkdir -p $(BIN)
+	@for d in $(DAEMONS); do \
+		echo "go build -o $(BIN)/$$d ./$$d"; \
+		$(GO) build -o $(BIN)/$$d ./$$d || exit 1; \
+	done
+
+# Unit and in-process tests, then the multi-process tests that start real binaries.
+test: deps build
+	$(GO) vet ./...
+	$(GO) test -race -count=1 ./...
+	$(MAKE) test-e2e
+
+test-e2e:
+	PUSHPIN_GO_BIN=$(CURDIR)/$(BIN) $(GO) test -tags e2e -count=1 -timeout 10m ./test/...
+
+# Each fuzz target for a bounded time (FUZZTIME per target).
+fuzz: deps
+	@for pkg in $$($(GO) list ./...); do \
+		for t in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
+			echo "fuzz $$pkg $$t"; \
+			$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+		done; \
+	done
+
+bench: deps build
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+clean:
+	rm -rf $(BIN)
+	$(GO) clean -testcache
