@@ -18,9 +18,12 @@ import (
 //	e.End()
 //	msg := e.Bytes()
 type Encoder struct {
-	buf   []byte
-	stack []int // payload start offset of each open container
-	kinds []Kind
+	buf []byte
+	// Open containers: payload start offset and kind. Fixed arrays keep a
+	// stack-allocated Encoder free of heap allocations.
+	stack [MaxDepth]int
+	kinds [MaxDepth]Kind
+	depth int
 }
 
 // NewEncoder returns an Encoder appending to dst.
@@ -29,13 +32,12 @@ func NewEncoder(dst []byte) *Encoder { return &Encoder{buf: dst} }
 // Reset makes the encoder append to dst, forgetting any open containers.
 func (e *Encoder) Reset(dst []byte) {
 	e.buf = dst
-	e.stack = e.stack[:0]
-	e.kinds = e.kinds[:0]
+	e.depth = 0
 }
 
 // Bytes returns the encoded bytes. All containers must be closed.
 func (e *Encoder) Bytes() []byte {
-	if len(e.stack) != 0 {
+	if e.depth != 0 {
 		panic("tnetstring: Bytes with unclosed container")
 	}
 	return e.buf
@@ -105,15 +107,17 @@ func (e *Encoder) BeginList() { e.begin(List) }
 func (e *Encoder) BeginDict() { e.begin(Dict) }
 
 func (e *Encoder) begin(k Kind) {
-	e.stack = append(e.stack, len(e.buf))
-	e.kinds = append(e.kinds, k)
+	if e.depth == MaxDepth {
+		panic("tnetstring: Encoder nesting deeper than MaxDepth")
+	}
+	e.stack[e.depth], e.kinds[e.depth] = len(e.buf), k
+	e.depth++
 }
 
 // End closes the innermost open container.
 func (e *Encoder) End() {
-	top := len(e.stack) - 1
-	start, k := e.stack[top], e.kinds[top]
-	e.stack, e.kinds = e.stack[:top], e.kinds[:top]
+	e.depth--
+	start, k := e.stack[e.depth], e.kinds[e.depth]
 	n := len(e.buf) - start
 	var tmp [24]byte
 	prefix := strconv.AppendInt(tmp[:0], int64(n), 10)
