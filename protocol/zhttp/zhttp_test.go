@@ -27,7 +27,7 @@ func TestCondureRequestExactBytes(t *testing.T) {
 	}
 	want := Packet{
 		From: []byte("condure"), ID: []byte("0-0-0"), Multi: true, Method: "GET",
-		URI: "http://127.0.0.1:27100/simple?a=b",
+		URI:     "http://127.0.0.1:27100/simple?a=b",
 		Headers: []Header{{"Host", "127.0.0.1:27100"}, {"User-Agent", "curl/7.88.1"}, {"Accept", "*/*"}},
 		Stream:  true, PeerAddress: "127.0.0.1",
 	}
@@ -88,7 +88,10 @@ func TestReferenceFlows(t *testing.T) {
 				return len(p.IDs) == 2 && string(p.IDs[1].ID) == "b" && p.IDs[1].Seq == 9 && p.Type == KeepAlive
 			}},
 		{"user-data and passthrough", D("user-data", D("x", L(I(1))), "passthrough", D("route", S("*,*,*,*"), "trusted", T(true))),
-			func(p *Packet) bool { v, _ := p.Passthrough.Get("route"); return string(v.Str) == "*,*,*,*" && !p.UserData.IsZero() }},
+			func(p *Packet) bool {
+				v, _ := p.Passthrough.Get("route")
+				return string(v.Str) == "*,*,*,*" && !p.UserData.IsZero()
+			}},
 		{"duplicate key last wins", tnetstring.Value{Kind: tnetstring.Dict, Dict: []tnetstring.Pair{
 			{Key: []byte("seq"), Value: I(1)}, {Key: []byte("seq"), Value: I(2)}}},
 			func(p *Packet) bool { return p.Seq == 2 }},
