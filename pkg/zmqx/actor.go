@@ -1,0 +1,793 @@
+package zmqx
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/pebbe/zmq4"
+)
+
+// Errors returned by Actor methods.
+var (
+	// ErrFull is returned by TrySend and Post when the bounded queue is full.
+	ErrFull = errors.New("zmqx: queue full")
+	// ErrEmptyMessage is returned when sending a message with no frames.
+	ErrEmptyMessage = errors.New("zmqx: empty message")
+	// ErrCannotSend is returned when sending on a receive-only socket
+	// (PULL, SUB).
+	ErrCannotSend = errors.New("zmqx: socket type cannot send")
+	// ErrNotSub is returned by Subscribe and Unsubscribe on a non-SUB socket.
+	ErrNotSub = errors.New("zmqx: not a SUB socket")
+)
+
+// DefaultQueueSize is the outbound queue capacity used when
+// Config.QueueSize is 0.
+const DefaultQueueSize = 1024
+
+const (
+	// batchMax bounds how many messages one owner iteration receives or
+	// sends before polling again, so a busy direction cannot starve the
+	// other or the control ops.
+	batchMax = 256
+	// opQueueSize bounds the queue of pending Do/Post/Subscribe calls.
+	opQueueSize = 256
+	// Retry delays after the socket refuses a message with EAGAIN (its HWM
+	// is reached). They bound how long the owner waits before trying again
+	// when POLLOUT cannot be trusted, and how late it notices cancellation
+	// while blocked on a full socket.
+	retryMin = time.Millisecond
+	retryMax = 100 * time.Millisecond
+)
+
+// A Handler receives each inbound message on the actor's owner goroutine,
+// together with the actor itself so that it can reply (TrySend) or change
+// subscriptions (Post) without capturing the actor in a closure.
+//
+// The outer slice is reused for the next message and must not be retained;
+// the frames themselves are freshly allocated by the binding and may be kept.
+// Reusing the slice and calling the handler directly (rather than sending
+// on a channel) keeps the inbound path at one allocation per frame plus
+// none per message.
+//
+// The handler runs with the socket in its hands: while it runs the actor
+// neither receives nor sends. It must be quick and must not block on the
+// actor itself: from a handler use TrySend and Post, never Send, Do,
+// Subscribe or Unsubscribe (they wait for the owner, which is busy running
+// the handler).
+type Handler func(a *Actor, msg [][]byte)
+
+// Config describes the socket an Actor owns.
+type Config struct {
+	// Name identifies the socket in errors (e.g. "condure-in-stream").
+	// It defaults to the socket type.
+	Name string
+	// Type is the ZeroMQ socket type. PUSH and PUB are send-only, PULL and
+	// SUB receive-only; ROUTER, DEALER, PAIR, REQ, REP, XPUB and XSUB do
+	// both.
+	Type zmq4.Type
+	// Endpoint is bound (first spec) or connected (all specs).
+	Endpoint Endpoint
+	// Options are applied in order after linger 0, before bind/connect.
+	Options []SocketOption
+	// QueueSize is the capacity of the outbound queue (DefaultQueueSize if
+	// 0). It is the number of messages Send accepts ahead of the socket.
+	QueueSize int
+	// Handler receives inbound messages. It is required for socket types
+	// that receive and must be nil for send-only types.
+	Handler Handler
+	// OnDrop, if set, is called on the owner goroutine for each message the
+	// socket refused as undeliverable: a ROUTER with ROUTER_MANDATORY
+	// addressing an unknown peer (EHOSTUNREACH). Such messages are always
+	// counted in Dropped.
+	OnDrop func(msg [][]byte, err error)
+}
+
+// An Actor owns one ZeroMQ socket in one goroutine. Other goroutines hand it
+// outbound messages through a bounded queue (Send, TrySend), run socket
+// operations on it (Do, Post, Subscribe), and receive inbound messages via
+// Config.Handler, which the owner calls.
+//
+// Receiving sockets (PULL, SUB, ROUTER, DEALER, …) are served by a zmq_poll
+// loop over the socket and an inproc PULL "wake" socket. A feeder goroutine
+// owns the matching inproc PUSH: Send queues the message on a Go channel and
+// nudges the feeder (a one-slot channel, so nudges coalesce), the feeder
+// writes a one-byte token, and the poll returns at once. The owner then
+// drains the Go queue itself, so message bytes never cross the inproc pair.
+// Nothing polls on a timer while idle.
+//
+// Send-only sockets (PUSH, PUB) need no poll: the owner blocks in a Go select
+// on the queue, the op channel and the context.
+//
+// When the socket refuses a message because its high-water mark is reached
+// (EAGAIN), the owner keeps that message, stops draining the queue (so Send
+// blocks and TrySend reports ErrFull: backpressure reaches the producers),
+// and retries when the socket reports POLLOUT or after a bounded backoff
+// (1 ms doubling to 100 ms). A ROUTER with ROUTER_MANDATORY can report POLLOUT
+// while the addressed peer is full; after one such false readiness the
+// owner waits on the backoff timer alone, so it never spins.
+//
+// The actor exits when its context is cancelled, its Context is closed, or
+// the socket fails. On exit it closes its sockets (linger 0, so nothing
+// waits for delivery), discards messages still queued, and reports the
+// error, if any, through Wait.
+type Actor struct {
+	name    string
+	bound   string
+	typ     zmq4.Type
+	canSend bool
+	canRecv bool
+
+	out  chan [][]byte
+	ops  chan op
+	kick chan struct{} // nil for send-only actors
+
+	handler Handler
+	onDrop  func([][]byte, error)
+	dropped atomic.Uint64
+
+	ctx    context.Context // cancelled when the actor stops, for any reason
+	cancel context.CancelFunc
+	done   chan struct{} // closed after the sockets are closed
+	err    error         // written before done is closed
+}
+
+// op is a function run on the owner goroutine. result is nil for Post.
+type op struct {
+	fn     func(*zmq4.Socket) error
+	result chan error
+}
+
+// wakeSeq numbers the inproc wake endpoints so each actor gets its own.
+var wakeSeq atomic.Uint64
+
+// wakeToken is the one-byte payload of a wake-up on the inproc pair.
+var wakeToken = []byte{1}
+
+// NewActor creates the socket described by cfg in zc, binds or connects it,
+// and starts the goroutine that owns it. The socket is ready (bound or
+// connecting) when NewActor returns, so bind errors are reported here. The
+// actor runs until ctx is cancelled, zc is closed, or the socket fails.
+func NewActor(ctx context.Context, zc *Context, cfg Config) (*Actor, error) {
+	name := cfg.Name
+	if name == "" {
+		name = cfg.Type.String()
+	}
+	canSend, canRecv, err := directions(cfg.Type)
+	if err != nil {
+		return nil, fmt.Errorf("zmqx %s: %w", name, err)
+	}
+	switch {
+	case canRecv && cfg.Handler == nil:
+		return nil, fmt.Errorf("zmqx %s: %v socket needs a Handler", name, cfg.Type)
+	case !canRecv && cfg.Handler != nil:
+		return nil, fmt.Errorf("zmqx %s: %v socket cannot receive; Handler must be nil", name, cfg.Type)
+	case cfg.QueueSize < 0:
+		return nil, fmt.Errorf("zmqx %s: negative QueueSize %d", name, cfg.QueueSize)
+	}
+	queueSize := cfg.QueueSize
+	if queueSize == 0 {
+		queueSize = DefaultQueueSize
+	}
+
+	if !zc.addActor() {
+		return nil, fmt.Errorf("zmqx %s: %w", name, ErrClosed)
+	}
+	started := false
+	defer func() {
+		if !started {
+			zc.actors.Done()
+		}
+	}()
+
+	sock, err := zc.NewSocket(cfg.Type, cfg.Options...)
+	if err != nil {
+		return nil, fmt.Errorf("zmqx %s: %w", name, err)
+	}
+	bound, err := Setup(sock, cfg.Endpoint)
+	if err != nil {
+		sock.Close()
+		return nil, fmt.Errorf("zmqx %s: %w", name, err)
+	}
+
+	a := &Actor{
+		name:    name,
+		bound:   bound,
+		typ:     cfg.Type,
+		canSend: canSend,
+		canRecv: canRecv,
+		ops:     make(chan op, opQueueSize),
+		handler: cfg.Handler,
+		onDrop:  cfg.OnDrop,
+		done:    make(chan struct{}),
+	}
+	if canSend {
+		a.out = make(chan [][]byte, queueSize)
+	}
+
+	var wakeIn, wakeOut *zmq4.Socket
+	if canRecv {
+		wakeIn, wakeOut, err = newWakePair(zc)
+		if err != nil {
+			sock.Close()
+			return nil, fmt.Errorf("zmqx %s: %w", name, err)
+		}
+		a.kick = make(chan struct{}, 1)
+	}
+
+	a.ctx, a.cancel = context.WithCancel(ctx)
+	stopWithContext := context.AfterFunc(zc.life, a.cancel)
+	started = true
+	// Owner: the actor; it exits when a.ctx is cancelled or the socket
+	// fails, and Context.Close waits for it through zc.actors.
+	go func() {
+		a.run(sock, wakeIn, wakeOut)
+		stopWithContext()
+		zc.actors.Done()
+	}()
+	return a, nil
+}
+
+// directions reports whether a socket type sends and receives.
+func directions(t zmq4.Type) (send, recv bool, err error) {
+	switch t {
+	case zmq4.PUSH, zmq4.PUB:
+		return true, false, nil
+	case zmq4.PULL, zmq4.SUB:
+		return false, true, nil
+	case zmq4.ROUTER, zmq4.DEALER, zmq4.PAIR, zmq4.REQ, zmq4.REP, zmq4.XPUB, zmq4.XSUB:
+		return true, true, nil
+	}
+	return false, false, fmt.Errorf("unsupported socket type %v", t)
+}
+
+// newWakePair makes the inproc PULL (polled by the owner) and PUSH (written
+// by the feeder) that wake the owner when the Go side has work for it.
+func newWakePair(zc *Context) (in, out *zmq4.Socket, err error) {
+	endpoint := fmt.Sprintf("inproc://zmqx-wake-%d", wakeSeq.Add(1))
+	in, err = zc.NewSocket(zmq4.PULL)
+	if err != nil {
+		return nil, nil, fmt.Errorf("wake socket: %w", err)
+	}
+	if err := in.Bind(endpoint); err != nil {
+		in.Close()
+		return nil, nil, fmt.Errorf("wake socket bind %s: %w", endpoint, err)
+	}
+	out, err = zc.NewSocket(zmq4.PUSH)
+	if err != nil {
+		in.Close()
+		return nil, nil, fmt.Errorf("wake socket: %w", err)
+	}
+	if err := out.Connect(endpoint); err != nil {
+		in.Close()
+		out.Close()
+		return nil, nil, fmt.Errorf("wake socket connect %s: %w", endpoint, err)
+	}
+	return in, out, nil
+}
+
+// Name returns the actor's name from Config.Name.
+func (a *Actor) Name() string { return a.name }
+
+// Endpoint returns the endpoint the socket is bound to (ZMQ_LAST_ENDPOINT,
+// with wildcards such as "tcp://127.0.0.1:*" resolved), or "" if it connects.
+func (a *Actor) Endpoint() string { return a.bound }
+
+// Dropped returns how many messages the socket refused as undeliverable
+// (see Config.OnDrop).
+func (a *Actor) Dropped() uint64 { return a.dropped.Load() }
+
+// QueueLen returns the number of messages waiting in the outbound queue.
+func (a *Actor) QueueLen() int { return len(a.out) }
+
+// Done is closed once the actor has stopped and closed its sockets.
+func (a *Actor) Done() <-chan struct{} { return a.done }
+
+// Wait blocks until the actor has stopped and returns the error that stopped
+// it, or nil if it stopped because its context was cancelled or its Context
+// closed.
+func (a *Actor) Wait() error {
+	<-a.done
+	return a.err
+}
+
+// Close stops the actor and waits for it; it returns the same as Wait.
+func (a *Actor) Close() error {
+	a.cancel()
+	return a.Wait()
+}
+
+// Send queues msg for the socket, blocking while the queue is full until ctx
+// is done or the actor stops (ErrClosed). After a nil return the actor owns
+// msg and its frames: the caller must not modify them. Messages still queued
+// when the actor stops are discarded.
+func (a *Actor) Send(ctx context.Context, msg [][]byte) error {
+	if err := a.checkSend(msg); err != nil {
+		return err
+	}
+	select {
+	case a.out <- msg:
+		a.wake()
+		return nil
+	default:
+	}
+	select {
+	case a.out <- msg:
+		a.wake()
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-a.ctx.Done():
+		return ErrClosed
+	}
+}
+
+// TrySend queues msg without blocking; it returns ErrFull when the queue is
+// full. Ownership passes as for Send. It is safe to call from a Handler.
+func (a *Actor) TrySend(msg [][]byte) error {
+	if err := a.checkSend(msg); err != nil {
+		return err
+	}
+	select {
+	case a.out <- msg:
+		a.wake()
+		return nil
+	default:
+		return ErrFull
+	}
+}
+
+func (a *Actor) checkSend(msg [][]byte) error {
+	if !a.canSend {
+		return ErrCannotSend
+	}
+	if len(msg) == 0 {
+		return ErrEmptyMessage
+	}
+	if a.ctx.Err() != nil {
+		return ErrClosed
+	}
+	return nil
+}
+
+// Do runs fn with the socket on the owner goroutine and returns its error.
+// It waits for fn to run, so it must not be called from a Handler (use
+// Post).
+func (a *Actor) Do(ctx context.Context, fn func(*zmq4.Socket) error) error {
+	o := op{fn: fn, result: make(chan error, 1)}
+	select {
+	case a.ops <- o:
+		a.wake()
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-a.ctx.Done():
+		return ErrClosed
+	}
+	select {
+	case err := <-o.result:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-a.ctx.Done():
+		// The owner may have run fn just before stopping.
+		select {
+		case err := <-o.result:
+			return err
+		default:
+			return ErrClosed
+		}
+	}
+}
+
+// Post queues fn to run with the socket on the owner goroutine and returns
+// without waiting; ErrFull if the op queue is full. Ops run in order with
+// those from Do. An error from fn stops the actor (it reports the error
+// through Wait): the socket operations an op performs only fail on a broken
+// socket. Post is safe to call from a Handler.
+func (a *Actor) Post(fn func(*zmq4.Socket) error) error {
+	if a.ctx.Err() != nil {
+		return ErrClosed
+	}
+	select {
+	case a.ops <- op{fn: fn}:
+		a.wake()
+		return nil
+	default:
+		return ErrFull
+	}
+}
+
+// Subscribe adds a ZMQ_SUBSCRIBE filter on a SUB socket, on the owner
+// goroutine, and waits until it is set. The subscription then reaches
+// publishers asynchronously, as with any SUB socket.
+func (a *Actor) Subscribe(ctx context.Context, topic string) error {
+	if a.typ != zmq4.SUB {
+		return ErrNotSub
+	}
+	return a.Do(ctx, func(s *zmq4.Socket) error {
+		if err := s.SetSubscribe(topic); err != nil {
+			return fmt.Errorf("subscribe %q: %w", topic, err)
+		}
+		return nil
+	})
+}
+
+// Unsubscribe removes a ZMQ_SUBSCRIBE filter (one Subscribe of the same
+// topic) on a SUB socket and waits until it is removed.
+func (a *Actor) Unsubscribe(ctx context.Context, topic string) error {
+	if a.typ != zmq4.SUB {
+		return ErrNotSub
+	}
+	return a.Do(ctx, func(s *zmq4.Socket) error {
+		if err := s.SetUnsubscribe(topic); err != nil {
+			return fmt.Errorf("unsubscribe %q: %w", topic, err)
+		}
+		return nil
+	})
+}
+
+// wake nudges the feeder of a polling actor. The one-slot channel coalesces
+// nudges: if one is already pending, the owner will drain everything queued
+// before it.
+func (a *Actor) wake() {
+	if a.kick == nil {
+		return
+	}
+	select {
+	case a.kick <- struct{}{}:
+	default:
+	}
+}
+
+// run is the owner goroutine's body.
+func (a *Actor) run(sock, wakeIn, wakeOut *zmq4.Socket) {
+	var err error
+	if wakeIn != nil {
+		feederDone := make(chan struct{})
+		// Owner: run; it waits for feederDone below. The feeder exits
+		// when a.ctx is cancelled.
+		go a.feed(wakeOut, feederDone)
+		err = a.pollLoop(sock, wakeIn)
+		a.cancel()
+		<-feederDone
+		if cerr := wakeIn.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("close wake socket: %w", cerr)
+		}
+	} else {
+		err = a.sendLoop(sock)
+		a.cancel()
+	}
+	if cerr := sock.Close(); cerr != nil && err == nil {
+		err = fmt.Errorf("close: %w", cerr)
+	}
+	if err != nil {
+		err = fmt.Errorf("zmqx %s: %w", a.name, err)
+	}
+	a.err = err
+	close(a.done)
+}
+
+// feed owns the inproc PUSH of the wake pair: it turns nudges, and finally
+// the actor's cancellation, into tokens that wake the owner's poll.
+func (a *Actor) feed(push *zmq4.Socket, done chan<- struct{}) {
+	defer close(done)
+	defer push.Close()
+	for {
+		select {
+		case <-a.ctx.Done():
+			a.signal(push)
+			return
+		case <-a.kick:
+			if !a.signal(push) {
+				return
+			}
+		}
+	}
+}
+
+// signal writes one wake token. EAGAIN means tokens are already queued, so
+// the owner will wake anyway. Any other failure (ETERM: the libzmq context
+// was terminated under us, which also fails the owner's poll) stops the
+// actor.
+func (a *Actor) signal(push *zmq4.Socket) bool {
+	_, err := push.SendBytes(wakeToken, zmq4.DONTWAIT)
+	if err == nil || isErrno(err, syscall.EAGAIN) {
+		return true
+	}
+	a.cancel()
+	return false
+}
+
+// pollLoop serves a receiving socket (and its sends, if it has any).
+func (a *Actor) pollLoop(sock, wake *zmq4.Socket) error {
+	poller := zmq4.NewPoller()
+	sockID := poller.Add(sock, zmq4.POLLIN)
+	wakeID := poller.Add(wake, zmq4.POLLIN)
+	in := make([][]byte, 0, 4)
+	var (
+		pending [][]byte // refused with EAGAIN, sent before anything else
+		retry   retryState
+		readyOut,
+		moreIn,
+		moreOut bool
+	)
+	for {
+		if a.ctx.Err() != nil {
+			return nil
+		}
+		if err := a.runOps(sock); err != nil {
+			return err
+		}
+		if a.canSend {
+			var err error
+			pending, moreOut, err = a.flush(sock, pending, &retry, readyOut)
+			if err != nil {
+				return err
+			}
+		}
+
+		events := zmq4.POLLIN
+		timeout := time.Duration(-1)
+		if pending != nil {
+			if !retry.falseReady {
+				events |= zmq4.POLLOUT
+			}
+			timeout = retry.delay
+		}
+		if moreIn || moreOut {
+			timeout = 0
+		}
+		if _, err := poller.Update(sockID, events); err != nil {
+			return fmt.Errorf("poller update: %w", err)
+		}
+		polled, err := poller.PollAll(timeout)
+		if err != nil {
+			return fmt.Errorf("poll: %w", err)
+		}
+		if polled[wakeID].Events&zmq4.POLLIN != 0 {
+			if err := drainWake(wake); err != nil {
+				return err
+			}
+		}
+		readyOut = polled[sockID].Events&zmq4.POLLOUT != 0
+		moreIn = false
+		if polled[sockID].Events&zmq4.POLLIN != 0 {
+			moreIn, err = a.recvBatch(sock, &in)
+			if err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// sendLoop serves a send-only socket.
+func (a *Actor) sendLoop(sock *zmq4.Socket) error {
+	var retry retryState
+	var poller *zmq4.Poller
+	for {
+		select {
+		case <-a.ctx.Done():
+			return nil
+		case o := <-a.ops:
+			if err := runOp(sock, o); err != nil {
+				return err
+			}
+		case msg := <-a.out:
+			readyOut := false
+			for {
+				retryLater, err := a.sendOne(sock, msg, &retry, readyOut)
+				if err != nil {
+					return err
+				}
+				if !retryLater {
+					break
+				}
+				if poller == nil {
+					poller = zmq4.NewPoller()
+					poller.Add(sock, zmq4.POLLOUT)
+				}
+				readyOut, err = a.waitWritable(poller, &retry)
+				if err != nil {
+					return err
+				}
+				if a.ctx.Err() != nil {
+					return nil
+				}
+			}
+		}
+	}
+}
+
+// waitWritable waits for POLLOUT (unless the socket has shown it cannot be
+// trusted) for at most the retry delay, or sleeps the delay; cancellation
+// cuts the sleep short.
+func (a *Actor) waitWritable(poller *zmq4.Poller, retry *retryState) (bool, error) {
+	if !retry.falseReady {
+		polled, err := poller.Poll(retry.delay)
+		if err != nil {
+			return false, fmt.Errorf("poll: %w", err)
+		}
+		return len(polled) > 0, nil
+	}
+	t := time.NewTimer(retry.delay)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-a.ctx.Done():
+	}
+	return false, nil
+}
+
+// flush sends the pending message, then up to batchMax queued messages. It
+// returns the message to retry later (nil if none) and whether the queue
+// may hold more.
+func (a *Actor) flush(sock *zmq4.Socket, pending [][]byte, retry *retryState, readyOut bool) ([][]byte, bool, error) {
+	if pending != nil {
+		retryLater, err := a.sendOne(sock, pending, retry, readyOut)
+		if err != nil || retryLater {
+			return pending, false, err
+		}
+	}
+	for range batchMax {
+		var msg [][]byte
+		select {
+		case msg = <-a.out:
+		default:
+			return nil, false, nil
+		}
+		retryLater, err := a.sendOne(sock, msg, retry, false)
+		if err != nil {
+			return nil, false, err
+		}
+		if retryLater {
+			return msg, false, nil
+		}
+	}
+	return nil, true, nil
+}
+
+// sendOne writes msg without blocking. It reports retryLater when the socket
+// refused the whole message with EAGAIN; an undeliverable message
+// (EHOSTUNREACH) is dropped and counted; other errors are fatal.
+func (a *Actor) sendOne(sock *zmq4.Socket, msg [][]byte, retry *retryState, readyOut bool) (retryLater bool, err error) {
+	last := len(msg) - 1
+	for i, part := range msg {
+		flags := zmq4.DONTWAIT
+		if i < last {
+			flags |= zmq4.SNDMORE
+		}
+		if _, err := sock.SendBytes(part, flags); err != nil {
+			if i > 0 {
+				// libzmq accepts or refuses a message as a whole at its
+				// first frame; a later failure means the socket is broken.
+				return false, fmt.Errorf("send frame %d of %d: %w", i+1, len(msg), err)
+			}
+			switch {
+			case isErrno(err, syscall.EAGAIN):
+				retry.failed(readyOut)
+				return true, nil
+			case isErrno(err, syscall.EHOSTUNREACH):
+				a.dropped.Add(1)
+				if a.onDrop != nil {
+					a.onDrop(msg, err)
+				}
+				retry.reset()
+				return false, nil
+			default:
+				return false, fmt.Errorf("send: %w", err)
+			}
+		}
+	}
+	retry.reset()
+	return false, nil
+}
+
+// recvBatch receives up to batchMax messages without blocking and hands
+// each to the handler. It reports whether more may be waiting.
+func (a *Actor) recvBatch(sock *zmq4.Socket, buf *[][]byte) (bool, error) {
+	for range batchMax {
+		msg, err := recvMessage(sock, (*buf)[:0])
+		*buf = msg
+		if err != nil {
+			if len(msg) == 0 && isErrno(err, syscall.EAGAIN) {
+				return false, nil
+			}
+			return false, fmt.Errorf("receive: %w", err)
+		}
+		a.handler(a, msg)
+		// Drop references so frames are not kept alive by the reused slice.
+		clear(msg)
+	}
+	return true, nil
+}
+
+// recvMessage appends the frames of one message to buf. The frames of a
+// multipart message arrive together, so only the first receive can EAGAIN.
+func recvMessage(sock *zmq4.Socket, buf [][]byte) ([][]byte, error) {
+	for {
+		b, err := sock.RecvBytes(zmq4.DONTWAIT)
+		if err != nil {
+			return buf, err
+		}
+		buf = append(buf, b)
+		more, err := sock.GetRcvmore()
+		if err != nil {
+			return buf, err
+		}
+		if !more {
+			return buf, nil
+		}
+	}
+}
+
+// drainWake consumes the wake tokens queued on the inproc PULL. Nudges
+// coalesce, so there are only ever a few.
+func drainWake(wake *zmq4.Socket) error {
+	for {
+		_, err := wake.RecvBytes(zmq4.DONTWAIT)
+		if err != nil {
+			if isErrno(err, syscall.EAGAIN) {
+				return nil
+			}
+			return fmt.Errorf("wake socket receive: %w", err)
+		}
+	}
+}
+
+// runOps runs every op queued so far.
+func (a *Actor) runOps(sock *zmq4.Socket) error {
+	for {
+		select {
+		case o := <-a.ops:
+			if err := runOp(sock, o); err != nil {
+				return err
+			}
+		default:
+			return nil
+		}
+	}
+}
+
+// runOp runs o and delivers its result to a waiting Do; a failing Post op
+// is returned to stop the actor.
+func runOp(sock *zmq4.Socket, o op) error {
+	err := o.fn(sock)
+	if o.result != nil {
+		o.result <- err
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("posted op: %w", err)
+	}
+	return nil
+}
+
+// retryState tracks the backoff for a message refused with EAGAIN.
+type retryState struct {
+	delay time.Duration
+	// falseReady is set when the socket reported POLLOUT yet refused the
+	// message; POLLOUT is then ignored until a send succeeds.
+	falseReady bool
+}
+
+func (r *retryState) failed(afterReadyOut bool) {
+	if r.delay == 0 {
+		r.delay = retryMin
+	} else {
+		r.delay = min(2*r.delay, retryMax)
+	}
+	if afterReadyOut {
+		r.falseReady = true
+	}
+}
+
+func (r *retryState) reset() { *r = retryState{} }
+
+// isErrno reports whether err is the given system error as returned by the
+// zmq4 binding.
+func isErrno(err error, e syscall.Errno) bool {
+	return zmq4.AsErrno(err) == zmq4.Errno(e)
+}
