@@ -826,3 +826,50 @@ func BenchmarkPushPull(b *testing.B) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// TestMessageInFlightAtStart starts receivers whose first message arrives
+// while the actor is starting: the sender connects and queues it before the
+// receiver binds. (An edge lost between the owner's first ZMQ_EVENTS read
+// and the start of the ZMQ_FD watcher would leave the actor asleep; see
+// watchSignal. The window is narrow, so this test rarely hits it; running
+// the ROUTER/DEALER test a few hundred times did, before the fix.)
+func TestMessageInFlightAtStart(t *testing.T) {
+	zc := newTestContext(t)
+	ctx := t.Context()
+	dir := t.TempDir()
+	for i := range 100 {
+		spec := "ipc://" + filepath.Join(dir, strconv.Itoa(i))
+		push := rawSocket(t, zc, zmq4.PUSH)
+		// Retry the not-yet-bound endpoint often, so the message lands
+		// during the actor's start.
+		if err := push.SetReconnectIvl(time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
+		if err := push.Connect(spec); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := push.SendBytes([]byte(strconv.Itoa(i)), 0); err != nil {
+			t.Fatal(err)
+		}
+		got := newCollector(1)
+		pull, err := NewActor(ctx, zc, Config{
+			Name: "pull", Type: zmq4.PULL, Handler: got.handle,
+			Endpoint: Endpoint{Bind: true, Specs: []string{spec}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case m := <-got.ch:
+			if string(m[0]) != strconv.Itoa(i) {
+				t.Fatalf("got %q, want %d", m, i)
+			}
+		case <-time.After(2 * time.Second):
+			t.Fatalf("start %d: message never delivered", i)
+		}
+		if err := pull.Close(); err != nil {
+			t.Fatal(err)
+		}
+		push.Close()
+	}
+}
