@@ -21,6 +21,10 @@ var builtinInternal []byte
 // BuiltinInternalConf returns the embedded internal.conf text.
 func BuiltinInternalConf() []byte { return append([]byte(nil), builtinInternal...) }
 
+// readInclude reads the include file; a variable so the fuzz test can keep
+// fuzzed include paths away from the real file system.
+var readInclude = os.ReadFile
+
 // builtinName labels the embedded file in messages.
 const builtinName = "internal.conf (built-in)"
 
@@ -209,7 +213,7 @@ func (c *Config) loadInclude() error {
 		c.useBuiltin()
 		return nil
 	}
-	data, err := os.ReadFile(path)
+	data, err := readInclude(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			if libInternal {
@@ -452,7 +456,8 @@ func (c *Config) collectUnknown() {
 			seen[full] = true
 			w, wf := c.lookup(full)
 			if w == nil {
-				w, wf = e, f
+				// Only "@Invalid()" values: unset for Pushpin too.
+				continue
 			}
 			c.Unknown = append(c.Unknown, settingOf(w, wf))
 		}
