@@ -144,7 +144,8 @@ type Proxy struct {
 	UpdatesCheck string `ini:"-"`
 	// OrganizationName is organization_name (for update reports).
 	OrganizationName string `ini:"organization_name"`
-	// PrometheusPort is "[addr:]port" or "ipc://path"; "" disables. Not offset.
+	// PrometheusPort is "[addr:]port" or "ipc://path"; "" disables. Not
+	// port-offset (only tcp:// specs are).
 	PrometheusPort string `ini:"prometheus_port"`
 	// PrometheusPrefix prefixes metric names.
 	PrometheusPrefix string `ini:"prometheus_prefix"`
