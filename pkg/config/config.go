@@ -41,6 +41,12 @@ type Options struct {
 	// PortOffset, when non-nil, replaces [global] port_offset (the
 	// handler's --port-offset).
 	PortOffset *int
+	// Set overrides keys of either file: "section.key=value" entries,
+	// values written as in the file (commas make lists, templating
+	// applies). Our proxy and handler take them as repeated --set flags;
+	// the runner uses them to connect both daemons to every condure
+	// instance it starts (condure_instances), which Pushpin cannot express.
+	Set []string
 }
 
 // Warning is a non-fatal finding: a skipped line, a repeated key, a
@@ -112,6 +118,22 @@ type Config struct {
 
 	main    *iniFile
 	include *iniFile
+	set     *iniFile // Options.Set, consulted before both files
+}
+
+// parseSet turns "section.key=value" overrides into an INI layer.
+func parseSet(items []string) (*iniFile, error) {
+	var b strings.Builder
+	for _, it := range items {
+		k, v, ok := strings.Cut(it, "=")
+		section, key, dotted := strings.Cut(k, ".")
+		if !ok || !dotted || section == "" || key == "" || strings.ContainsAny(k, "[]\n") {
+			return nil, fmt.Errorf("config: --set %q: want section.key=value", it)
+		}
+		fmt.Fprintf(&b, "[%s]\n%s=%s\n", section, key, v)
+	}
+	f, _ := parseINI("--set", []byte(b.String()))
+	return f, nil
 }
 
 // Load reads the config file at path and its include, applies opts, and
@@ -145,6 +167,13 @@ func load(name, abs string, data []byte, opts Options) (*Config, error) {
 	var warns []Warning
 	c.main, warns = parseINI(name, data)
 	c.Warnings = append(c.Warnings, warns...)
+	if len(opts.Set) > 0 {
+		set, err := parseSet(opts.Set)
+		if err != nil {
+			return nil, err
+		}
+		c.set = set
+	}
 
 	// The raw [global] values below come from the main file only until the
 	// include is known, exactly as Pushpin's Settings constructor reads
@@ -244,6 +273,11 @@ func (c *Config) warn(file string, line int, msg string) {
 
 // lookup finds a "section/key" in the main file, then the include.
 func (c *Config) lookup(full string) (*entry, *iniFile) {
+	if c.set != nil {
+		if e, ok := c.set.entries[full]; ok && !e.invalid {
+			return e, c.set
+		}
+	}
 	if e, ok := c.main.entries[full]; ok && !e.invalid {
 		return e, c.main
 	}

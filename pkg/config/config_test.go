@@ -599,3 +599,32 @@ func TestBuiltinInternalConfCopy(t *testing.T) {
 		t.Error("BuiltinInternalConf returned the embedded slice itself")
 	}
 }
+
+func TestSetOverrides(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "pushpin.conf")
+	data := "[global]\nrundir=run\ninclude={libdir}/internal.conf\n[proxy]\ndebug=false\n"
+	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(path, Options{Set: []string{
+		"proxy.condure_in_specs=ipc://{rundir}/{ipc_prefix}condure-out,ipc://{rundir}/{ipc_prefix}condure1-out",
+		"proxy.debug=true",
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := filepath.Join(dir, "run")
+	want := []string{"ipc://" + run + "/pushpin-condure-out", "ipc://" + run + "/pushpin-condure1-out"}
+	if !reflect.DeepEqual(c.Proxy.CondureInSpecs, want) {
+		t.Fatalf("condure_in_specs = %q, want %q", c.Proxy.CondureInSpecs, want)
+	}
+	if !c.Proxy.Debug {
+		t.Fatal("--set proxy.debug=true did not override the file")
+	}
+	for _, bad := range []string{"nodot=1", "proxy.debug", ".x=1", "proxy.=1"} {
+		if _, err := Load(path, Options{Set: []string{bad}}); err == nil {
+			t.Errorf("--set %q accepted", bad)
+		}
+	}
+}
