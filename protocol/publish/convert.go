@@ -1,6 +1,7 @@
 package publish
 
 import (
+	"errors"
 	"math"
 
 	"github.com/pushpin-go/pushpin/protocol/tnetstring"
@@ -88,45 +89,43 @@ func isQtSpace(c byte) bool {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r'
 }
 
-// intResult is the outcome of reading an integer field.
-type intResult uint8
-
-const (
-	intOK intResult = iota
-	intWrongType
-	intOutOfRange
+// Errors of ToInt.
+var (
+	ErrWrongType  = errors.New("wrong type")
+	ErrOutOfRange = errors.New("out of range")
 )
 
-// toInt reads an integer field as Pushpin does with QVariant::canConvert(Int)
-// and toInt: integers as they are, floats rounded half away from zero, and
-// numeric strings (tnetstring and JSON alike) parsed. Unlike Qt we refuse
-// non-numeric strings and booleans (Qt would silently read 0 or 1) and values
-// outside 32 bits (Qt would truncate them).
-func toInt(v tnetstring.Value) (int, intResult) {
+// ToInt reads an integer field the way Pushpin does with
+// QVariant::canConvert(Int) and toInt: integers as they are, floats rounded
+// half away from zero, and numeric strings (tnetstring bytes or JSON text)
+// parsed with ParseQtInt. Unlike Qt it refuses, with ErrWrongType,
+// non-numeric strings and booleans (Qt would silently read 0 or 1), and, with
+// ErrOutOfRange, values outside 32 bits (Qt would truncate them).
+func ToInt(v tnetstring.Value) (int, error) {
 	var n int64
 	switch v.Kind {
 	case tnetstring.Int:
 		n = v.Int
 	case tnetstring.Float:
 		if math.IsNaN(v.Float) || math.IsInf(v.Float, 0) {
-			return 0, intWrongType
+			return 0, ErrWrongType
 		}
 		f := math.Round(v.Float)
 		if f < math.MinInt32 || f > math.MaxInt32 {
-			return 0, intOutOfRange
+			return 0, ErrOutOfRange
 		}
 		n = int64(f)
 	case tnetstring.String:
 		i, ok := ParseQtInt(string(v.Str))
 		if !ok {
-			return 0, intWrongType
+			return 0, ErrWrongType
 		}
 		n = int64(i)
 	default:
-		return 0, intWrongType
+		return 0, ErrWrongType
 	}
 	if n < math.MinInt32 || n > math.MaxInt32 {
-		return 0, intOutOfRange
+		return 0, ErrOutOfRange
 	}
-	return int(n), intOK
+	return int(n), nil
 }

@@ -262,11 +262,11 @@ func (p parser) item(v tnetstring.Value, channel string) (Item, *Error) {
 	}
 
 	if sv, ok := v.Get("size"); ok {
-		n, r := toInt(sv)
+		n, err := ToInt(sv)
 		switch {
-		case r == intWrongType:
+		case err == ErrWrongType:
 			return it, wrongType(itemName, "size")
-		case r == intOutOfRange || n < 0:
+		case err != nil || n < 0:
 			return it, invalidValue(itemName, "size")
 		}
 		it.Size, it.HasSize = n, true
@@ -346,11 +346,11 @@ func (p parser) httpResponse(v tnetstring.Value) (*HTTPResponseFormat, *Error) {
 
 	f.Code = 200
 	if cv, ok := v.Get("code"); ok {
-		n, r := toInt(cv)
+		n, err := ToInt(cv)
 		switch {
-		case r == intWrongType:
+		case err == ErrWrongType:
 			return f, wrongType(pn, "code")
-		case r == intOutOfRange || n < 0 || n > 999:
+		case err != nil || n < 0 || n > 999:
 			return f, invalidValue(pn, "code")
 		}
 		f.Code = n
@@ -461,11 +461,11 @@ func (p parser) wsMessage(v tnetstring.Value) (*WSMessageFormat, *Error) {
 		}
 	case ActionClose:
 		if cv, ok := v.Get("code"); ok {
-			n, r := toInt(cv)
+			n, err := ToInt(cv)
 			switch {
-			case r == intWrongType:
+			case err == ErrWrongType:
 				return f, wrongType(pn, "code")
-			case r == intOutOfRange || n < 0:
+			case err != nil || n < 0:
 				return f, invalidValue(pn, "code")
 			}
 			f.Code, f.HasCode = n, true
@@ -477,9 +477,19 @@ func (p parser) wsMessage(v tnetstring.Value) (*WSMessageFormat, *Error) {
 	return f, nil
 }
 
-// parseHeaders reads published headers given as an object {name: value} or
-// as a list of [name, value] pairs. Order is kept; in an object a repeated
-// name keeps its last value.
+// ParseHeaders reads headers given as an object {name: value} or as a list of
+// [name, value] pairs, the shapes both publish formats and instruct bodies
+// use. Order is kept; in an object a repeated name keeps its last value. The
+// error is an *Error whose Detail is Pushpin's message; parent names the
+// enclosing object for the wrong-type message ("'http-response'").
+func ParseHeaders(v tnetstring.Value, parent string) ([]Header, error) {
+	h, err := parseHeaders(v, parent)
+	if err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
 func parseHeaders(hv tnetstring.Value, parent string) ([]Header, *Error) {
 	switch hv.Kind {
 	case tnetstring.List:
