@@ -1,0 +1,132 @@
+package stack
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// fakeDaemon logs like our daemons, reports SIGHUP and exits on SIGTERM.
+const fakeDaemon = `#!/bin/sh
+echo "[INFO] 2026-01-01 00:00:00.000 up $$"
+trap 'echo "[INFO] 2026-01-01 00:00:00.000 got hup"' HUP
+trap 'exit 0' TERM
+while true; do sleep 0.05; done
+`
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func readPid(path string) int {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	return n
+}
+
+func alive(pid int) bool { return syscall.Kill(pid, 0) == nil }
+
+func TestStackRestartsHUPAndStops(t *testing.T) {
+	dir := t.TempDir()
+	script := filepath.Join(dir, "fake")
+	if err := os.WriteFile(script, []byte(fakeDaemon), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, path := writeConf(t, "[global]\nrundir="+filepath.Join(dir, "run")+"\n[runner]\nservices=condure,pushpin-proxy\nhttp_port=127.0.0.1:1\n"+
+		"condure_bin="+script+"\nproxy_bin="+script+"\n")
+	plan, err := NewPlan(Options{ConfigFile: path, ID: -1, Merge: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out syncBuffer
+	logger := slog.New(slog.NewTextHandler(&out, nil))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	hup := make(chan struct{}, 1)
+	done := make(chan error, 1)
+	go func() { done <- New(plan, logger, &out).Run(ctx, hup, make(chan struct{})) }()
+
+	condurePid := filepath.Join(dir, "run", "condure.pid")
+	proxyPid := filepath.Join(dir, "run", "pushpin-proxy.pid")
+	waitFor(t, "both children up", func() bool {
+		return strings.Count(out.String(), "] up ") == 2 && readPid(condurePid) > 0 && readPid(proxyPid) > 0
+	})
+	if !strings.Contains(out.String(), "[INFO] 2026-01-01 00:00:00.000 [condure] up") {
+		t.Fatalf("merged output lacks the condure tag:\n%s", out.String())
+	}
+
+	// A child that dies is restarted; the other keeps running.
+	first, other := readPid(condurePid), readPid(proxyPid)
+	syscall.Kill(first, syscall.SIGKILL)
+	waitFor(t, "condure restarted", func() bool { p := readPid(condurePid); return p > 0 && p != first && alive(p) })
+	if !strings.Contains(out.String(), "condure: Exited unexpectedly") {
+		t.Fatalf("restart not logged:\n%s", out.String())
+	}
+	if readPid(proxyPid) != other || !alive(other) {
+		t.Fatal("the proxy was disturbed by condure's restart")
+	}
+
+	// SIGHUP goes to the proxy (not condure).
+	hup <- struct{}{}
+	waitFor(t, "HUP forwarded", func() bool { return strings.Contains(out.String(), "[pushpin-proxy] got hup") || strings.Contains(out.String(), "[proxy] got hup") })
+	if strings.Contains(out.String(), "[condure] got hup") {
+		t.Fatal("SIGHUP was forwarded to condure")
+	}
+
+	pids := []int{readPid(condurePid), readPid(proxyPid)}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return after cancel")
+	}
+	for _, pid := range pids {
+		if alive(pid) {
+			t.Errorf("child %d still running after stop", pid)
+		}
+	}
+	for _, f := range []string{condurePid, proxyPid} {
+		if _, err := os.Stat(f); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("pid file %s left behind", f)
+		}
+	}
+}
