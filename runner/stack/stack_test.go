@@ -104,7 +104,9 @@ func TestStackRestartsHUPAndStops(t *testing.T) {
 
 	// SIGHUP goes to the proxy (not condure).
 	hup <- struct{}{}
-	waitFor(t, "HUP forwarded", func() bool { return strings.Contains(out.String(), "[pushpin-proxy] got hup") || strings.Contains(out.String(), "[proxy] got hup") })
+	waitFor(t, "HUP forwarded", func() bool {
+		return strings.Contains(out.String(), "[pushpin-proxy] got hup") || strings.Contains(out.String(), "[proxy] got hup")
+	})
 	if strings.Contains(out.String(), "[condure] got hup") {
 		t.Fatal("SIGHUP was forwarded to condure")
 	}
