@@ -502,3 +502,37 @@ func FuzzDecodeRetry(f *testing.F) {
 		}
 	})
 }
+
+// Packets captured from Debian's pushpin-handler 1.36 answering our accept
+// calls: the no-hold response, and the retry packet it pushed after a
+// recover command for a response hold on "rt; prev-id=0".
+func TestCapturedFromHandler(t *testing.T) {
+	resp, err := zrpc.DecodeResponse([]byte("158:2:id,2:a1,7:success,4:true!5:value,118:8:response,102:6:reason,6:Custom,7:headers,34:30:12:Content-Type,10:text/plain,]]4:body,12:nohold body\n,4:code,3:299#}}}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ar, err := ParseAcceptResult(resp.Value)
+	want := AcceptResult{Response: &ResponseData{Code: 299, Reason: "Custom", Headers: hs("Content-Type", "text/plain"), Body: []byte("nohold body\n")}}
+	if err != nil || !reflect.DeepEqual(ar, want) {
+		t.Fatalf("accept result = %+v, %v", ar, err)
+	}
+
+	raw := "384:8:requests,163:158:7:out-seq,1:4#6:in-seq,1:3#9:user-data,9:2:ud,1:5#}12:peer-address,9:127.0.0.1,11:out-credits,4:8192#3:rid,32:2:id,5:1-0-9,6:sender,7:condure,}5:debug,4:true!}]5:route,7:*,*,*,*,12:request-data,110:6:method,3:GET,3:uri,31:http://127.0.0.1:27999/response,7:headers,30:26:4:Host,15:127.0.0.1:27999,]]4:body,0:,}7:inspect,42:8:no-proxy,5:false!8:last-ids,9:2:rt,1:0,}}}"
+	p, err := DecodeRetry([]byte(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantRetry := RetryPacket{
+		Requests: []RetryRequest{{RID: RID{"condure", "1-0-9"}, PeerAddress: "127.0.0.1", Debug: true,
+			InSeq: 3, OutSeq: 4, OutCredits: 8192, UserData: tnetstring.D("ud", tnetstring.I(5))}},
+		RequestData: RequestData{Method: "GET", URI: "http://127.0.0.1:27999/response", Headers: hs("Host", "127.0.0.1:27999"), Body: []byte{}},
+		Inspect:     &InspectData{LastIDs: map[string]string{"rt": "0"}},
+		Route:       "*,*,*,*",
+	}
+	if !p.Value().Equal(wantRetry.Value()) {
+		t.Fatalf("DecodeRetry = %v", p.Value())
+	}
+	if enc := p.Encode(); len(enc) != len(raw) {
+		t.Fatalf("re-encoded length %d, captured %d", len(enc), len(raw))
+	}
+}

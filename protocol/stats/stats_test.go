@@ -240,3 +240,34 @@ func norm(p Packet) Packet {
 	}
 	return p
 }
+
+// Messages captured from Debian's pushpin-handler 1.36 with
+// stats_format=json (keys come out sorted, Qt's QJsonObject order).
+func TestCapturedJSON(t *testing.T) {
+	tests := []struct {
+		msg  string
+		want Packet
+	}{
+		{`report J{"client-content-bytes-received":0,"client-content-bytes-sent":0,"client-header-bytes-received":0,"client-header-bytes-sent":0,"client-messages-received":0,"client-messages-sent":0,"connections":2,"duration":999,"from":"pushpin-handler_6896","http-response-sent":0,"minutes":0,"received":2,"sent":2,"server-content-bytes-received":0,"server-content-bytes-sent":0,"server-header-bytes-received":0,"server-header-bytes-sent":0,"server-messages-received":0,"server-messages-sent":0}`,
+			&Report{Common: Common{From: "pushpin-handler_6896"}, Connections: 2, Duration: 999, Received: 2, Sent: 2}},
+		// A conn packet our encoder sent as the proxy, republished by the
+		// handler with its own from.
+		{`conn J{"from":"pushpin-handler_6896","id":"condure:9-9-9","peer-address":"127.0.0.1","ttl":120,"type":"http"}`,
+			&Conn{Common: Common{From: "pushpin-handler_6896"}, ID: "condure:9-9-9", ConnType: ConnHTTP, PeerAddress: "127.0.0.1", TTL: 120}},
+		{`sub J{"channel":"test","from":"pushpin-handler_6896","mode":"ws","subscribers":1,"ttl":60}`,
+			&Sub{Common: Common{From: "pushpin-handler_6896"}, Mode: ModeWS, Channel: "test", TTL: 60, Subscribers: 1}},
+		{`message J{"channel":"test","count":1,"from":"pushpin-handler_6896","transport":"ws-message"}`,
+			&Message{Common: Common{From: "pushpin-handler_6896"}, Channel: "test", Count: 1, Transport: TransportWSMessage}},
+		{`activity J{"count":3,"from":"pushpin-handler_6896"}`, &Activity{Common: Common{From: "pushpin-handler_6896"}, Count: 3}},
+	}
+	for _, tt := range tests {
+		p, err := Decode([]byte(tt.msg))
+		if err != nil || !reflect.DeepEqual(p, tt.want) {
+			t.Errorf("Decode(%s) = %+v, %v", tt.msg, p, err)
+		}
+		// Our JSON has the same members (order aside): same length.
+		if enc := Append(nil, FormatJ, tt.want); len(enc) != len(tt.msg) {
+			t.Errorf("JSON encoding %s, captured %s", enc, tt.msg)
+		}
+	}
+}

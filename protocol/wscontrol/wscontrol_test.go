@@ -404,3 +404,47 @@ func BenchmarkDecodeKeepAliveBatch(b *testing.B) {
 		}
 	}
 }
+
+// Packets captured from Debian's pushpin-handler 1.36 on its ws-control out
+// socket, answering the items of TestVerifiedPackets, a keep-alive control
+// message, an unknown cid, a keep-alive request and ws-message publishes.
+func TestCapturedFromHandler(t *testing.T) {
+	tests := []struct {
+		raw  string
+		want []string // one summary per item
+	}{
+		{"88:5:items,76:72:6:req-id,1:0,4:type,3:ack,3:cid,36:e2a3a753-2f2e-42ed-aaa2-dc23cf3646f2,}]}", []string{"ack req=0"}},
+		{"212:5:items,199:72:6:req-id,1:1,4:type,3:ack,3:cid,36:e2a3a753-2f2e-42ed-aaa2-dc23cf3646f2,}118:15:keep-alive-mode,8:interval,4:type,16:keep-alive-setup,7:timeout,2:30#3:cid,36:e2a3a753-2f2e-42ed-aaa2-dc23cf3646f2,}]}",
+			[]string{"ack req=1", "keep-alive-setup timeout=30 mode=interval"}},
+		{"53:5:items,41:37:4:type,6:cancel,3:cid,11:unknown-cid,}]}", []string{"cancel"}},
+		{"115:5:items,102:98:4:type,4:send,7:message,2:ka,3:cid,36:e2a3a753-2f2e-42ed-aaa2-dc23cf3646f2,12:content-type,4:text,}]}", []string{"send text ka"}},
+		{"110:5:items,98:94:6:reason,7:bye now,4:type,5:close,3:cid,36:e2a3a753-2f2e-42ed-aaa2-dc23cf3646f2,4:code,4:4005#}]}", []string{"close 4005 bye now"}},
+	}
+	for _, tt := range tests {
+		var p Packet
+		if err := Decode([]byte(tt.raw), &p); err != nil {
+			t.Fatalf("Decode(%q): %v", tt.raw, err)
+		}
+		var got []string
+		for _, it := range p.Items {
+			s := it.Type.String()
+			switch it.Type {
+			case Ack:
+				s += " req=" + string(it.ReqID)
+			case KeepAliveSetup:
+				s += " timeout=" + strconv.Itoa(it.Timeout) + " mode=" + it.KeepAliveMode
+			case Send:
+				s += " " + it.ContentType + " " + string(it.Message)
+			case Close:
+				s += " " + strconv.Itoa(it.Code) + " " + it.Reason
+			}
+			got = append(got, s)
+		}
+		if !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("Decode(%q) = %q, want %q", tt.raw, got, tt.want)
+		}
+		if enc := p.Encode(); len(enc) != len(tt.raw) {
+			t.Errorf("re-encoded %q, captured %q", enc, tt.raw)
+		}
+	}
+}

@@ -369,3 +369,48 @@ func FuzzParseServerMessage(f *testing.F) {
 		}
 	})
 }
+
+// Responses captured from Debian's pushpin-handler 1.36 (command, inspect
+// and accept sockets) with a DEALER probe.
+func TestCapturedResponses(t *testing.T) {
+	tests := []struct {
+		raw       string
+		id        string
+		success   bool
+		condition string
+		value     string // tnetstring.Value.String() of the value; "" = absent
+	}{
+		{"55:2:id,2:c2,7:success,5:false!9:condition,11:bad-request,}", "c2", false, CondBadRequest, ""},
+		{"60:2:id,2:c5,7:success,5:false!9:condition,16:method-not-found,}", "c5", false, CondMethodNotFound, ""},
+		{"38:2:id,2:c6,7:success,4:true!5:value,0:~}", "c6", true, "", "null"},
+		{"122:2:id,2:c7,7:success,5:false!9:condition,11:bad-request,5:value,55:Invalid format: object contains 'items' with wrong type,}",
+			"c7", false, CondBadRequest, `"Invalid format: object contains 'items' with wrong type"`},
+		// A request without id gets a response without id.
+		{"28:7:success,4:true!5:value,0:~}", "", true, "", "null"},
+		{"125:2:id,2:i1,7:success,4:true!5:value,86:8:no-proxy,5:false!11:sharing-key,48:auto|http://127.0.0.1:27999/link2|lk; last-id=p1,}}",
+			"i1", true, "", `{"no-proxy":false,"sharing-key":"auto|http://127.0.0.1:27999/link2|lk; last-id=p1"}`},
+		{"120:2:id,2:a1,7:success,5:false!9:condition,10:bad-format,5:value,54:Grip-Hold must be set to either 'response' or 'stream',}",
+			"a1", false, CondBadFormat, `"Grip-Hold must be set to either 'response' or 'stream'"`},
+		{"57:2:id,2:a3,7:success,4:true!5:value,18:8:accepted,4:true!}}", "a3", true, "", `{"accepted":true}`},
+	}
+	for _, tt := range tests {
+		r, err := DecodeResponse([]byte(tt.raw))
+		if err != nil {
+			t.Fatalf("DecodeResponse(%q): %v", tt.raw, err)
+		}
+		val := ""
+		if !r.Value.IsZero() {
+			val = r.Value.String()
+		}
+		if r.ID != tt.id || r.Success != tt.success || r.Condition != tt.condition || val != tt.value {
+			t.Errorf("DecodeResponse(%q) = %+v", tt.raw, r)
+		}
+		// Re-encoding yields the same value and length.
+		enc := r.Encode()
+		a, _ := tnetstring.Decode(enc)
+		b, _ := tnetstring.Decode([]byte(tt.raw))
+		if len(enc) != len(tt.raw) || !a.Equal(b) {
+			t.Errorf("re-encoded %q, captured %q", enc, tt.raw)
+		}
+	}
+}
