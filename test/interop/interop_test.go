@@ -149,6 +149,7 @@ type session struct {
 
 	credits    int // total credits granted by the peer
 	keepAlives int
+	start      time.Time
 }
 
 // sendPacket stamps p with our id and the next seq, and sends it.
@@ -193,7 +194,10 @@ func (s *session) next(what string, match func(*zhttp.Packet) bool) harness.ZMes
 		if p.Type == zhttp.KeepAlive {
 			s.keepAlives++
 		}
-		s.t.Logf("← %s seq %d %s credits %d body %d bytes more %v", m.Via, p.Seq, typeName(p.Type), p.Credits, len(p.Body), p.More)
+		if s.start.IsZero() {
+			s.start = time.Now()
+		}
+		s.t.Logf("+%v ← %s seq %d %s credits %d body %d bytes more %v", time.Since(s.start).Round(time.Millisecond), m.Via, p.Seq, typeName(p.Type), p.Credits, len(p.Body), p.More)
 		if match(p) {
 			return m
 		}
