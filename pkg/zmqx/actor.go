@@ -50,14 +50,15 @@ const (
 // The outer slice is reused for the next message and must not be retained;
 // the frames themselves are freshly allocated by the binding and may be kept.
 // Reusing the slice and calling the handler directly (rather than sending
-// on a channel) keeps the inbound path at one allocation per frame plus
-// none per message.
+// on a channel) leaves only the binding's own allocations on the inbound
+// path (the frame and a zmq_msg_t per frame), none per message.
 //
 // The handler runs with the socket in its hands: while it runs the actor
 // neither receives nor sends. It must be quick and must not block on the
 // actor itself: from a handler use TrySend and Post, never Send, Do,
-// Subscribe or Unsubscribe (they wait for the owner, which is busy running
-// the handler).
+// Subscribe, Unsubscribe, Close or Wait (they wait for the owner, which is
+// busy running the handler). A handler that blocks also blocks
+// Context.Close.
 type Handler func(a *Actor, msg [][]byte)
 
 // Config describes the socket an Actor owns.
@@ -115,7 +116,9 @@ type Config struct {
 // producers), and retries when ZMQ_EVENTS reports POLLOUT or after a bounded
 // backoff (1 ms doubling to 100 ms). A ROUTER with ROUTER_MANDATORY can report
 // POLLOUT while the addressed peer is full; after one such false readiness
-// the owner retries on the backoff timer alone, so it never spins.
+// the owner retries on the backoff timer alone, so it never spins. The
+// queue is one FIFO: while a message to one ROUTER peer waits, messages to
+// other peers wait behind it.
 //
 // The actor exits when its context is cancelled, its Context is closed, or
 // the socket fails. On exit it closes its socket (linger 0, so nothing waits
