@@ -35,7 +35,7 @@ const (
 	MsgUnsubscribe                         // channel
 	MsgDetach                              // proxy drops the origin side
 	MsgSession                             // id? (absent or empty clears)
-	MsgSetMeta                             // name, value? (absent or null deletes)
+	MsgSetMeta                             // name, value? (absent deletes)
 	MsgKeepAlive                           // content|content-bin, message-type, timeout, mode
 	MsgSendDelayed                         // content|content-bin, message-type, timeout
 	MsgFlushDelayed                        // send the pending delayed message now
@@ -73,10 +73,10 @@ type ControlMessage struct {
 	Channel string   // subscribe, unsubscribe: non-empty, without the route prefix
 	Filters []string // subscribe
 
-	SessionID string // session: "" clears the session
+	SessionID string // session: absent or "" clears the session
 
 	MetaName  string  // set-meta: non-empty
-	MetaValue *string // set-meta: nil deletes the meta entry
+	MetaValue *string // set-meta: nil (value absent) deletes the meta entry
 
 	// ContentType is the frame kind of keep-alive and send-delayed content:
 	// ContentText (the default, also for content-bin — a Pushpin quirk),
@@ -137,9 +137,8 @@ func msgErr(format string, args ...string) error {
 }
 
 // ParseControlMessage parses the JSON of a control message (without the
-// "c:" prefix) with the handler's rules and error texts. As in Pushpin
-// (Qt 5 JSON), a JSON null counts as absent for optional fields and as the
-// wrong type for required ones.
+// "c:" prefix) with the handler's rules and error texts. As in Pushpin, a
+// JSON null is the wrong type for every field, optional ones included.
 func ParseControlMessage(data []byte) (ControlMessage, error) {
 	v, err := tnetstring.FromJSON(data)
 	if err != nil || (v.Kind != tnetstring.Dict && v.Kind != tnetstring.List) {
@@ -263,17 +262,15 @@ func (m *ControlMessage) parseContent(v tnetstring.Value) error {
 	return nil
 }
 
-// getString reads a string field; null counts as absent (Qt 5 maps JSON
-// null to an invalid QVariant).
+// getString reads a string field. A JSON null is the wrong type, even for
+// optional fields (verified against pushpin-handler 1.36: Qt 5.15 maps null
+// to a valid QVariant holding nullptr).
 func getString(v tnetstring.Value, key string, required bool) (string, bool, error) {
 	f, ok := v.Get(key)
 	if !ok {
 		if required {
 			return "", false, msgErr("%s does not contain '%s'", objName, key)
 		}
-		return "", false, nil
-	}
-	if f.Kind == tnetstring.Null && !required {
 		return "", false, nil
 	}
 	if f.Kind != tnetstring.String {
@@ -284,7 +281,7 @@ func getString(v tnetstring.Value, key string, required bool) (string, bool, err
 
 func getFilters(v tnetstring.Value) ([]string, error) {
 	f, ok := v.Get("filters")
-	if !ok || f.Kind == tnetstring.Null {
+	if !ok {
 		return nil, nil
 	}
 	if f.Kind != tnetstring.List {
@@ -301,8 +298,10 @@ func getFilters(v tnetstring.Value) ([]string, error) {
 }
 
 // qtToInt converts a JSON value to an int the way Qt 5's QVariant does for
-// the timeout field: numbers round half up, numeric strings parse (others
-// read 0), bools read 0/1; null, lists and objects cannot convert.
+// the timeout field (verified against pushpin-handler 1.36): numbers round
+// half up (2.6 → 3), numeric strings parse after trimming spaces (others
+// read 0, i.e. the default), bools read 0/1; null, lists and objects are
+// the wrong type.
 func qtToInt(v tnetstring.Value) (int64, bool) {
 	switch v.Kind {
 	case tnetstring.Int:
