@@ -196,6 +196,8 @@ func TestCondureContentLengthFromResponder(t *testing.T) {
 		Headers: []zhttp.Header{{Name: "Content-Length", Value: strconv.Itoa(total)}},
 		Body:    []byte(parts[0]), More: true,
 	})
+	credit := s.nextType(zhttp.Credit)
+	capture(t, "condure-credit.zhttp", credit.Raw)
 	s.waitCredits(len(parts[0]))
 	s.sendPacket(zhttp.Packet{Body: []byte(parts[1])})
 	status, h, body := splitResponse(t, awaitRaw(t, res))
@@ -424,7 +426,7 @@ func TestCondureWebSocket(t *testing.T) {
 	if err := ws.WriteBinary(bin); err != nil {
 		t.Fatal(err)
 	}
-	expectWSData(t, s, "binary", string(bin))
+	capture(t, "condure-ws-binary.zhttp", expectWSData(t, s, "binary", string(bin)).Raw)
 	s.sendPacket(zhttp.Packet{ContentType: "binary", Body: append([]byte("echo:"), bin...)})
 	written += len("echo:") + len(bin)
 	expectRead(t, reads, websocket.BinaryMessage, "echo:"+string(bin))
@@ -433,6 +435,7 @@ func TestCondureWebSocket(t *testing.T) {
 		t.Fatal(err)
 	}
 	ping := s.nextType(zhttp.Ping)
+	capture(t, "condure-ws-ping.zhttp", ping.Raw)
 	if string(ping.Packet.Body) != "pp" {
 		t.Errorf("ping body %q, want \"pp\"", ping.Packet.Body)
 	}
@@ -466,12 +469,13 @@ func TestCondureWebSocket(t *testing.T) {
 	}
 }
 
-func expectWSData(t *testing.T, s *session, ct, body string) {
+func expectWSData(t *testing.T, s *session, ct, body string) harness.ZMessage {
 	t.Helper()
 	m := s.nextType(zhttp.Data)
 	if m.Packet.ContentType != ct || string(m.Packet.Body) != body {
 		t.Errorf("got content-type %q body %q, want %q %q", m.Packet.ContentType, m.Packet.Body, ct, body)
 	}
+	return m
 }
 
 type wsRead struct {
