@@ -12,7 +12,12 @@ FUZZTIME ?= 20s
 
 export CGO_ENABLED := 1
 
-.PHONY: all deps build test test-unit test-e2e fuzz bench run clean
+EXAMPLE_ADDR ?= 127.0.0.1:7900
+# Routes for the quick start: WebSockets go to the example's chat over HTTP,
+# everything else to the example backend.
+RUN_ROUTES := --route "*,proto=ws $(EXAMPLE_ADDR),over_http" --route "* $(EXAMPLE_ADDR)"
+
+.PHONY: all deps build test test-e2e fuzz bench run clean
 
 all: build
 
@@ -54,6 +59,15 @@ fuzz: deps
 
 bench: deps build
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# Start the whole stack with deploy/'s default config (clients on :7999,
+# publishing on :5561) in front of the example backend. Ctrl-C stops both.
+run: build
+	$(GO) build -o $(BIN)/example-backend ./examples/backend
+	@set -e; \
+	$(BIN)/example-backend --addr $(EXAMPLE_ADDR) & backend=$$!; \
+	trap 'kill $$backend 2>/dev/null' EXIT INT TERM; \
+	$(BIN)/runner --config deploy/pushpin.conf $(RUN_ROUTES)
 
 clean:
 	rm -rf $(BIN)

@@ -27,6 +27,8 @@ func main() {
 		Name:    "pushpin",
 		Usage:   "start and supervise the realtime proxy's services",
 		Version: version,
+		// --route lines and the like contain commas; never split them.
+		DisableSliceFlagSeparator: true,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "config", Usage: "config file (default: searched as Pushpin does, then deploy/pushpin.conf)"},
 			&cli.StringFlag{Name: "logfile", Usage: "file to log to (default stdout)"},

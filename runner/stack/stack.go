@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -102,6 +103,7 @@ func (s *Stack) Run(ctx context.Context, hup <-chan struct{}, kill <-chan struct
 		case <-ctx.Done():
 			s.log.Info("stopping...")
 			wg.Wait()
+			s.removeSockets()
 			s.log.Info("stopped")
 			return nil
 		}
@@ -306,6 +308,25 @@ func TagLine(dst, line []byte, tag string, now time.Time) []byte {
 	dst = append(dst, "] "...)
 	dst = append(dst, bytes.TrimRight(line, "\r")...)
 	return append(dst, '\n')
+}
+
+// removeSockets deletes ipc socket files of this stack (the run dir entries
+// named with its ipc prefix) that a stopped child left behind; Pushpin's own
+// proxy and zurl leave theirs.
+func (s *Stack) removeSockets() {
+	prefix := s.plan.Config.Global.IPCPrefix
+	entries, err := os.ReadDir(s.plan.RunDir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if e.Type()&os.ModeSocket == 0 || !strings.HasPrefix(e.Name(), prefix) {
+			continue
+		}
+		if err := os.Remove(filepath.Join(s.plan.RunDir, e.Name())); err != nil && !errors.Is(err, os.ErrNotExist) {
+			s.log.Warn("remove socket file: " + err.Error())
+		}
+	}
 }
 
 // PidFiles lists the pid files the plan writes (for tests and tools).
