@@ -536,3 +536,45 @@ func TestCapturedFromHandler(t *testing.T) {
 		t.Fatalf("re-encoded length %d, captured %d", len(enc), len(raw))
 	}
 }
+
+// FuzzParseValues feeds arbitrary tnetstrings to the Value parsers (inspect
+// args and result, accept result, passthrough): no panics, errors wrap
+// ErrInvalid, and what parses re-parses from its own encoding.
+func FuzzParseValues(f *testing.F) {
+	f.Add(tnetstring.Encode(InspectArgs{Method: "GET", URI: "http://a/", Headers: hs("A", "b"), Body: []byte{}, AutoShare: true}.Value()))
+	f.Add(tnetstring.Encode(InspectData{SharingKey: "k", LastIDs: map[string]string{"c": "1"}}.Value()))
+	f.Add(tnetstring.Encode(AcceptResult{Response: &ResponseData{Code: 200, Reason: "OK"}}.Value()))
+	f.Add(tnetstring.Encode(Passthrough{Route: "r", PreferInternal: true, AutoShare: true}.Value()))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		v, err := tnetstring.Decode(data)
+		if err != nil {
+			return
+		}
+		check := func(err error) bool {
+			if err != nil && !errors.Is(err, ErrInvalid) {
+				t.Fatalf("error %v does not wrap ErrInvalid", err)
+			}
+			return err == nil
+		}
+		if a, err := ParseInspectArgs(v); check(err) {
+			if b, err := ParseInspectArgs(a.Value()); err != nil || !reflect.DeepEqual(a, b) {
+				t.Fatalf("inspect args round trip: %+v -> %+v, %v", a, b, err)
+			}
+		}
+		if d, err := ParseInspectResult(v); check(err) {
+			if _, err := ParseInspectResult(d.Value()); err != nil {
+				t.Fatalf("inspect result round trip: %v", err)
+			}
+		}
+		if r, err := ParseAcceptResult(v); check(err) {
+			if _, err := ParseAcceptResult(r.Value()); err != nil {
+				t.Fatalf("accept result round trip: %v", err)
+			}
+		}
+		if p, err := ParsePassthrough(v); check(err) {
+			if q, err := ParsePassthrough(p.Value()); err != nil || p != q {
+				t.Fatalf("passthrough round trip: %+v -> %+v, %v", p, q, err)
+			}
+		}
+	})
+}
