@@ -15,7 +15,8 @@ import (
 //     keep-alive data and timeout (timeout 55 when not given). The body has
 //     no keep-alive mode: one set by Grip-Keep-Alive is kept, otherwise the
 //     keep-alive behaves as interval mode, since Pushpin leaves the mode
-//     unset and only idle mode restarts the timer on output.
+//     unset and only idle mode restarts the timer on output (verified with
+//     pushpin 1.36: keep-alives keep coming while content is published).
 //   - the instruct response loses the origin's headers and body and takes
 //     only what "response" gives; a "code" without "reason" gets the
 //     standard phrase.

@@ -104,3 +104,29 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// FuzzInstructBody feeds raw bytes as an application/grip-instruct body.
+func FuzzInstructBody(f *testing.F) {
+	for _, s := range []string{
+		`{}`, `[]`, `{"hold":{"channels":[]}}`,
+		`{"hold":{"mode":"stream","channels":[{"name":"a","prev-id":"1","filters":["skip-self"]}],"timeout":3,"keep-alive":{"content":":\n\n","timeout":20},"meta":{"user":"alice"}},"response":{"code":200,"reason":"OK","headers":{"A":"b"},"body-bin":"aGk="}}`,
+		`{"response":{"headers":[["a","b"],["c"]]}}`, `{"hold":{"timeout":1e99,"channels":[]}}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		in, err := Parse(Response{Code: 200, Headers: hdrs("Content-Type", InstructContentType), Body: body}, Options{})
+		if err != nil {
+			if err.Error() == "" {
+				t.Fatal("empty error")
+			}
+			return
+		}
+		if in.Timeout < MinTimeout || in.Response.Reason == "" || len(in.Channels) > DefaultSubscriptionMax {
+			t.Fatalf("bad instruct %+v", in)
+		}
+		if in.Response.Code < 0 || in.Response.Code > 999 {
+			t.Fatalf("code %d", in.Response.Code)
+		}
+	})
+}

@@ -148,10 +148,11 @@ type Options struct {
 	SubscriptionMax int
 }
 
-// Error is an invalid instruct. Msg is Pushpin's message, verbatim, which
-// Pushpin shows the client in debug mode; it is empty in the one case where
-// Pushpin has none (a JSON "response" that is not an object), and Hint then
-// says what is wrong.
+// Error is an invalid instruct. Msg is Pushpin's message, verbatim; it is
+// empty in the one case where Pushpin has none (a JSON "response" that is
+// not an object), and Hint then says what is wrong. In debug mode pushpin
+// 1.36 answers the client 502 with the body
+// "Failed to parse accept instructions: " + Msg + "\n" (verified).
 type Error struct {
 	Msg  string
 	Hint string
@@ -241,6 +242,27 @@ func Parse(origin Response, opts Options) (*Instruct, error) {
 		in.Channels = in.Channels[:limit]
 	}
 	return in, nil
+}
+
+// ClientResponse returns an origin response as the client sees it when it
+// is relayed without a JSON instruct body: Grip-Status applied (an empty
+// reason becomes the standard phrase), Grip-* and hop-by-hop headers
+// removed, and the Grip-Expose-Headers rule applied. The proxy uses it when
+// it streams the initial response of a stream hold itself (§5.2; it then
+// also drops Content-Length); Parse computes the same Instruct.Response.
+func ClientResponse(origin Response) (Response, error) {
+	resp := Response{Code: origin.Code, Reason: origin.Reason, Body: origin.Body}
+	if v, _ := First(origin.Headers, "Grip-Status"); v != "" {
+		var err error
+		if resp.Code, resp.Reason, err = ParseStatus(v); err != nil {
+			return Response{}, err
+		}
+	}
+	resp.Headers = ClientHeaders(origin.Headers, Values(origin.Headers, "Grip-Expose-Headers"))
+	if resp.Reason == "" {
+		resp.Reason = publish.StatusText(resp.Code)
+	}
+	return resp, nil
 }
 
 // ParseHold reads a Grip-Hold value, which must be exactly "response" or

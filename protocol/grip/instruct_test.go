@@ -377,3 +377,23 @@ func TestHoldModeStrings(t *testing.T) {
 		t.Fatal("KeepAliveMode.String")
 	}
 }
+
+func TestClientResponse(t *testing.T) {
+	origin := Response{Code: 200, Reason: "OK", Body: []byte("b"), Headers: hdrs("Grip-Hold", "stream", "Grip-Status", "202",
+		"Content-Length", "1", "Content-Type", "text/plain", "X-Hidden", "1", "Grip-Expose-Headers", "Content-Type, Content-Length", "Connection", "close")}
+	got, err := ClientResponse(origin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Response{Code: 202, Reason: "Accepted", Body: []byte("b"), Headers: hdrs("Content-Length", "1", "Content-Type", "text/plain")}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %+v", got)
+	}
+	in, err := Parse(origin, Options{})
+	if err != nil || !reflect.DeepEqual(in.Response, want) {
+		t.Fatalf("Parse response %+v, %v", in.Response, err)
+	}
+	if _, err := ClientResponse(Response{Headers: hdrs("Grip-Status", "x")}); err == nil {
+		t.Fatal("bad Grip-Status accepted")
+	}
+}

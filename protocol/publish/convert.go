@@ -99,8 +99,11 @@ var (
 // QVariant::canConvert(Int) and toInt: integers as they are, floats rounded
 // half away from zero, and numeric strings (tnetstring bytes or JSON text)
 // parsed with ParseQtInt. Unlike Qt it refuses, with ErrWrongType,
-// non-numeric strings and booleans (Qt would silently read 0 or 1), and, with
-// ErrOutOfRange, values outside 32 bits (Qt would truncate them).
+// non-numeric strings and booleans, and, with ErrOutOfRange, values outside
+// 32 bits. This is a deliberate difference: pushpin 1.36 accepts
+// "code":"abc" or "code":true and then answers clients with
+// "HTTP/1.1 0 Undefined Reason" or status 1 (verified), which no publisher
+// can have meant; we tell the publisher instead.
 func ToInt(v tnetstring.Value) (int, error) {
 	var n int64
 	switch v.Kind {

@@ -560,3 +560,43 @@ func dump(items []Item) string {
 	}
 	return string(b)
 }
+
+func TestToInt(t *testing.T) {
+	tests := []struct {
+		v    tnetstring.Value
+		want int
+		err  error
+	}{
+		{tnetstring.I(200), 200, nil},
+		{tnetstring.I(-7), -7, nil},
+		{tnetstring.F(2.5), 3, nil},
+		{tnetstring.F(-2.5), -3, nil},
+		{tnetstring.S(" 42 "), 42, nil},
+		{tnetstring.S("+1"), 1, nil},
+		{tnetstring.S("abc"), 0, ErrWrongType},
+		{tnetstring.S(""), 0, ErrWrongType},
+		{tnetstring.T(true), 0, ErrWrongType},
+		{tnetstring.N(), 0, ErrWrongType},
+		{tnetstring.L(), 0, ErrWrongType},
+		{tnetstring.I(1 << 40), 0, ErrOutOfRange},
+		{tnetstring.F(1e30), 0, ErrOutOfRange},
+	}
+	for _, tt := range tests {
+		got, err := ToInt(tt.v)
+		if got != tt.want || err != tt.err {
+			t.Errorf("ToInt(%v) = %d, %v; want %d, %v", tt.v, got, err, tt.want, tt.err)
+		}
+	}
+}
+
+func TestParseHeadersExported(t *testing.T) {
+	h, err := ParseHeaders(tnetstring.L(tnetstring.L(tnetstring.S("A"), tnetstring.S("1"))), "'x'")
+	if err != nil || len(h) != 1 || h[0] != (Header{Name: "A", Value: "1"}) {
+		t.Fatalf("ParseHeaders = %v, %v", h, err)
+	}
+	_, err = ParseHeaders(tnetstring.I(1), "'x'")
+	var pe *Error
+	if !errors.As(err, &pe) || pe.Detail != "'x' contains 'headers' with wrong type" {
+		t.Fatalf("ParseHeaders error = %v", err)
+	}
+}
