@@ -556,11 +556,11 @@ func (hs *httpSession) retry() {
 	if hs.phase != phaseActive {
 		return
 	}
+	// Grip-Last carries the session's own prev-ids: the last id the
+	// origin told the client about (verified against pushpin-handler).
 	ids := map[string]string{}
-	for _, name := range hs.channelNames() {
-		if id, ok := hs.st.lastIDs[name]; ok {
-			ids[strings.TrimPrefix(name, hs.acc.ChannelPrefix)] = id
-		}
+	for _, c := range hs.channelPrevIDs() {
+		ids[c[0]] = c[1]
 	}
 	hs.lastIDs = ids
 	hs.unsubscribeAll()
@@ -569,18 +569,23 @@ func (hs *httpSession) retry() {
 	hs.send(&zhttp.Packet{Type: zhttp.HandoffStart})
 }
 
-// channelNames lists the session's channels (prefixed): its subscriptions,
-// or the instructed ones when it has not subscribed.
-func (hs *httpSession) channelNames() []string {
-	var out []string
+// channelPrevIDs lists (channel without prefix, prev-id) for the session's
+// channels that have a prev-id: from its subscriptions (prev-ids advance
+// with deliveries), or the instructed ones when it has not subscribed.
+func (hs *httpSession) channelPrevIDs() [][2]string {
+	var out [][2]string
 	if len(hs.subs) > 0 {
 		for _, s := range hs.subs {
-			out = append(out, s.ch.name)
+			if s.hasPrev {
+				out = append(out, [2]string{strings.TrimPrefix(s.ch.name, hs.acc.ChannelPrefix), s.prevID})
+			}
 		}
 		return out
 	}
 	for _, c := range hs.in.Channels {
-		out = append(out, hs.acc.ChannelPrefix+c.Name)
+		if c.HasPrev {
+			out = append(out, [2]string{c.Name, c.PrevID})
+		}
 	}
 	return out
 }

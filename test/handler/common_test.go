@@ -35,13 +35,23 @@ type env struct {
 
 // both runs fn against a stack with Debian's handler and one with ours.
 func both(t *testing.T, configure func(*harness.Config), fn func(t *testing.T, e *env)) {
+	bothRoutes(t, nil, configure, fn)
+}
+
+// bothRoutes is both with a routes file built from the origin (nil: every
+// request goes to the origin).
+func bothRoutes(t *testing.T, routes func(o *harness.Origin) []string, configure func(*harness.Config), fn func(t *testing.T, e *env)) {
 	for _, im := range impls {
 		t.Run(im.name, func(t *testing.T) {
 			harness.RequireDebian(t, harness.Condure, harness.Proxy, harness.Zurl)
 			o := harness.NewOrigin(t)
+			r := []string{"* " + o.Target()}
+			if routes != nil {
+				r = routes(o)
+			}
 			st := harness.Stack{
 				Condure: harness.Debian, Zurl: harness.Debian, Proxy: harness.Debian, Handler: im.impl,
-				Routes:    []string{"* " + o.Target()},
+				Routes:    r,
 				Configure: configure,
 			}
 			in := st.Start(t)
