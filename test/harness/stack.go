@@ -46,8 +46,9 @@ type Stack struct {
 	// NoProbe disables the end-to-end readiness request. Normally, when
 	// condure, zurl and the proxy all run, the harness adds a route for
 	// the host ProbeHost to a private origin and waits until a request
-	// through condure → proxy → zurl → origin comes back, which proves every
-	// ZeroMQ connection on the path is up.
+	// through condure → proxy → zurl → origin (→ handler, when it runs: the
+	// origin's answer carries a Grip-* header) comes back, which proves
+	// every ZeroMQ connection on the path is up.
 	NoProbe bool
 }
 
@@ -72,6 +73,10 @@ type Instance struct {
 	Pids map[Component]int
 	// Probe is the readiness origin (nil when there is no probe).
 	Probe *Origin
+	// Stats watches the handler's stats socket from start-up on (nil when
+	// no handler runs). Use Stats.WaitSubscribed to know when a held
+	// request or WebSocket has its subscription, before publishing.
+	Stats *StatsWatcher
 
 	tb      testing.TB
 	bins    map[Component]string
@@ -148,7 +153,17 @@ func (s Stack) Start(tb testing.TB) *Instance {
 	probe := !s.NoProbe && s.Condure != None && s.Zurl != None && s.Proxy != None
 	if probe {
 		in.Probe = NewOrigin(tb)
-		in.Probe.Handle("/", Text(http.StatusOK, probeBody))
+		if s.Handler != None {
+			// Any Grip-* header makes the proxy hand the request to the
+			// handler ("accept", reference §5.2), which answers at once
+			// since nothing is held. A 200 through that path proves the
+			// handler's connections to the proxy and to condure are up:
+			// until they are, Pushpin's proxy answers 500 "Accept service
+			// unavailable." (and skips inspect).
+			in.Probe.Handle("/", Text(http.StatusOK, probeBody, "Grip-Status", "200 OK"))
+		} else {
+			in.Probe.Handle("/", Text(http.StatusOK, probeBody))
+		}
 		cfg.Routes = append([]string{ProbeHost + " " + in.Probe.Target()}, cfg.Routes...)
 	}
 	if s.Configure != nil {
@@ -295,6 +310,11 @@ func (in *Instance) waitReady(deadline time.Time, probe bool) error {
 		}); err != nil {
 			return err
 		}
+	}
+	if in.bins[Handler] != "" {
+		// Connected before the probe request, so the SUB is up by the
+		// time the test's own traffic starts.
+		in.Stats = WatchStats(in.tb, cfg.IPC("stats"))
 	}
 	if probe {
 		var last error
