@@ -2,6 +2,8 @@ package interop
 
 import (
 	"errors"
+	"io"
+	"net"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -530,5 +532,112 @@ func expectRead(t *testing.T, reads <-chan wsRead, typ int, data string) {
 	rd := nextRead(t, reads)
 	if rd.err != nil || rd.typ != typ || string(rd.data) != data {
 		t.Errorf("client read type %d %q (err %v), want type %d %q", rd.typ, rd.data, rd.err, typ, data)
+	}
+}
+
+// TestCondureClientDisconnect: when the client goes away condure tells the
+// session's owner with a cancel (reference §2.9.4).
+func TestCondureClientDisconnect(t *testing.T) {
+	c, r := startCondure(t)
+	conn, err := net.DialTimeout("tcp", c.Addr, wait)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := io.WriteString(conn, "GET /hold HTTP/1.1\r\nHost: "+c.Addr+"\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	m := expectRequest(t, r, c)
+	s := condureSession(t, r, &m.Packet)
+	// Start a streamed response so condure knows our address, then drop
+	// the client.
+	s.sendPacket(zhttp.Packet{Code: 200, Has: zhttp.HasCode, Reason: "OK", More: true})
+	buf := make([]byte, 512)
+	conn.SetReadDeadline(time.Now().Add(wait))
+	if _, err := conn.Read(buf); err != nil {
+		t.Fatalf("client read headers: %v", err)
+	}
+	conn.Close()
+	cancel := s.nextType(zhttp.Cancel)
+	capture(t, "condure-cancel.zhttp", cancel.Raw)
+	if string(cancel.Packet.From) != c.ID {
+		t.Errorf("cancel from %q", cancel.Packet.From)
+	}
+}
+
+// TestCondureWebSocketRejected: an error packet with condition rejected
+// answers a WebSocket handshake with a plain HTTP response built from its
+// code, reason, headers and body (reference §2.9.4).
+func TestCondureWebSocketRejected(t *testing.T) {
+	c, r := startCondure(t)
+	type dialed struct {
+		resp *http.Response
+		err  error
+	}
+	ch := make(chan dialed, 1)
+	go func() {
+		wc, resp, err := harness.DialWSErr("ws://"+c.Addr+"/ws", wait)
+		if wc != nil {
+			wc.Close()
+		}
+		ch <- dialed{resp, err}
+	}()
+	m := expectRequest(t, r, c)
+	s := condureSession(t, r, &m.Packet)
+	s.sendPacket(zhttp.Packet{
+		Type: zhttp.Error, Condition: zhttp.CondRejected,
+		Code: 403, Has: zhttp.HasCode, Reason: "Forbidden",
+		Headers: []zhttp.Header{{Name: "Content-Type", Value: "text/plain"}, {Name: "X-Why", Value: "test"}},
+		Body:    []byte("not you\n"),
+	})
+	var d dialed
+	select {
+	case d = <-ch:
+	case <-time.After(2 * wait):
+		t.Fatal("handshake did not end")
+	}
+	if d.err == nil || d.resp == nil {
+		t.Fatalf("handshake: err %v resp %v, want a rejection", d.err, d.resp)
+	}
+	body, _ := io.ReadAll(d.resp.Body)
+	d.resp.Body.Close()
+	if d.resp.StatusCode != 403 || d.resp.Header.Get("X-Why") != "test" || d.resp.Header.Get("Upgrade") != "" {
+		t.Errorf("rejection %d headers %v", d.resp.StatusCode, d.resp.Header)
+	}
+	// gorilla hands back the body it had read with the headers.
+	if len(body) > 0 && string(body) != "not you\n" {
+		t.Errorf("rejection body %q", body)
+	}
+}
+
+// TestCondureBadSeq: condure 1.9.1 logs "bad seq (expected 1, got 5),
+// skipping" but then fails the connection with BadMessage: the client's
+// response ends there and nothing more goes to the handler for the session.
+// (Reference §2.4 says condure only drops the packet; the binary does more.)
+func TestCondureBadSeq(t *testing.T) {
+	c, r := startCondure(t)
+	res := rawHTTP(c.Addr, "GET /seq HTTP/1.1\r\nHost: "+c.Addr+"\r\nConnection: close\r\n\r\n")
+	m := expectRequest(t, r, c)
+	s := condureSession(t, r, &m.Packet)
+	s.sendPacket(zhttp.Packet{Code: 200, Has: zhttp.HasCode, Reason: "OK", More: true})
+	// seq 5 instead of 1
+	bad := zhttp.Packet{ID: s.id, Body: []byte("dropped\n"), More: true}
+	bad.SetSeq(5)
+	if err := r.Send(s.to, &bad); err != nil {
+		t.Fatal(err)
+	}
+	raw := awaitRaw(t, res)
+	if strings.Contains(raw, "dropped") {
+		t.Errorf("the badly numbered body was delivered: %q", raw)
+	}
+	if !strings.HasPrefix(raw, "HTTP/1.1 200 OK\r\n") || strings.HasSuffix(raw, "0\r\n\r\n") {
+		t.Errorf("response %q: want the headers, then the connection cut without a final chunk", raw)
+	}
+	for {
+		m, err := r.Recv(200 * time.Millisecond)
+		if err != nil {
+			break
+		}
+		t.Logf("after bad seq: %v", &m)
 	}
 }

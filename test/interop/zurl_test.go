@@ -332,3 +332,25 @@ func TestZurlJSONFormat(t *testing.T) {
 		t.Errorf("response %v", &seen[1])
 	}
 }
+
+// TestZurlBadSeq: zurl answers a packet with the wrong seq by cancelling
+// the session (reference §2.4).
+func TestZurlBadSeq(t *testing.T) {
+	_, o, in := startZurl(t)
+	o.Handle("/slow", harness.StreamFrom("text/plain", make(chan string))) // never ends
+	first := zhttp.Packet{Method: "GET", URI: o.URL + "/slow", Stream: true}
+	first.SetCredits(1000)
+	s := zurlSession(t, in, "bs1", first)
+	expectAck(t, s, zhttp.KeepAlive)
+	s.nextType(zhttp.Data) // response headers, more
+	bad := zhttp.Packet{ID: s.id, Type: zhttp.Credit, Credits: 10, Has: zhttp.HasCredits}
+	bad.SetSeq(7)
+	if err := in.SendStream(s.to, &bad); err != nil {
+		t.Fatal(err)
+	}
+	m := s.next("cancel", func(p *zhttp.Packet) bool { return p.Type == zhttp.Cancel || p.Type == zhttp.Error })
+	capture(t, "zurl-cancel.zhttp", m.Raw)
+	if m.Packet.Type != zhttp.Cancel {
+		t.Errorf("got %s (condition %q), want cancel", typeName(m.Packet.Type), m.Packet.Condition)
+	}
+}
