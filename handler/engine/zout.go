@@ -23,12 +23,20 @@ type zhttpOut struct {
 	sent    uint64
 	dropped uint64 // refused by the socket (HWM); PUB drops are silent
 	log     *logger
+	// sink, when set, receives every message instead of the socket (unit
+	// tests and benchmarks of the engine without ZeroMQ).
+	sink func(msg []byte)
 }
 
 // write sends one already framed message.
 func (o *zhttpOut) write(msg []byte) {
 	if o.log.enabled(LevelDebug) {
 		o.log.debugf("zhttp server: OUT %s", trimForLog(msg))
+	}
+	if o.sink != nil {
+		o.sink(msg)
+		o.sent++
+		return
 	}
 	if _, err := o.sock.SendBytes(msg, zmq4.DONTWAIT); err != nil {
 		o.dropped++
