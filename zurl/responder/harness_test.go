@@ -3,8 +3,10 @@ package responder
 import (
 	"bufio"
 	"context"
+	"crypto/x509"
 	"io"
 	"net"
+	"net/http/httptest"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -179,9 +181,9 @@ type rawOrigin struct {
 	ln    net.Listener
 	conns []net.Conn
 	mu    sync.Mutex
-	reqs []string
-	resp func(req string) string
-	wg   sync.WaitGroup
+	reqs  []string
+	resp  func(req string) string
+	wg    sync.WaitGroup
 }
 
 func newRawOrigin(t *testing.T, resp func(req string) string) *rawOrigin {
@@ -289,3 +291,8 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Fatalf("timed out waiting for %s", what)
 }
 
+func poolOf(srv *httptest.Server) *x509.CertPool {
+	p := x509.NewCertPool()
+	p.AddCert(srv.Certificate())
+	return p
+}
