@@ -253,7 +253,9 @@ func (st *state) deliver(ch *channel, it *publish.Item) {
 	if ch != nil && len(ch.subs) > 0 {
 		receivers = st.fanOut(ch, it)
 	}
-	st.log.infof("publish channel=%s receivers=%d", it.Channel, receivers)
+	if st.log.enabled(LevelInfo) {
+		st.log.infof("publish channel=%s receivers=%d", it.Channel, receivers)
+	}
 }
 
 // fanOut delivers it to every subscriber of ch and returns the count.
@@ -262,7 +264,7 @@ func (st *state) deliver(ch *channel, it *publish.Item) {
 func (st *state) fanOut(ch *channel, it *publish.Item) int {
 	subs := append(st.scratch[:0], ch.subs...)
 	var d delivery
-	d.init(it)
+	d.init(it, st.encBuf[:0])
 	count := [subKinds]int{}
 	for _, sub := range subs {
 		if sub.idx < 0 {
@@ -283,6 +285,7 @@ func (st *state) fanOut(ch *channel, it *publish.Item) int {
 	}
 	clear(subs)
 	st.scratch = subs[:0]
+	st.encBuf = d.bodyElem[:0]
 	d.flushWS(st)
 	total := 0
 	for k, n := range count {
@@ -314,10 +317,13 @@ type delivery struct {
 	wsBatch  wsBatch
 }
 
-func (d *delivery) init(it *publish.Item) {
+// init prepares the shared encodings; buf is reused for the body element
+// (it only lives for one fan-out: queued output keeps the content, not the
+// element).
+func (d *delivery) init(it *publish.Item, buf []byte) {
 	d.it = it
 	if f := it.HTTPStream; f != nil && f.Action == publish.ActionSend {
-		d.bodyElem = appendTnStr(nil, f.Content)
+		d.bodyElem = appendTnStr(buf, f.Content)
 	}
 }
 

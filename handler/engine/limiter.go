@@ -124,7 +124,7 @@ func (st *state) drainLimiters() {
 			if cur != q.it {
 				d.flushWS(st)
 				d = delivery{}
-				d.init(q.it)
+				d.init(q.it, nil)
 				cur = q.it
 			}
 			if st.deliverTo(q.sub, &d) {
