@@ -1,0 +1,406 @@
+package connmgr
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/pushpin-go/pushpin/condure/http1"
+	"github.com/pushpin-go/pushpin/protocol/zhttp"
+)
+
+// reqInfo is what a session needs from the request head after the head's
+// bytes are consumed (the parsed Request aliases the read buffer).
+type reqInfo struct {
+	minor          int
+	head           bool
+	wantPersistent bool
+	expect100      bool
+	chunked        bool
+	bodyLen        int64
+}
+
+// bodyFraming reads the request's body framing (RFC 9112 §6.3). A
+// Transfer-Encoding other than a final "chunked", or one combined with
+// Content-Length, is rejected: both are request-smuggling vectors.
+func bodyFraming(req *http1.Request) (chunked bool, length int64, err error) {
+	te, hasTE := req.Header("Transfer-Encoding")
+	cls := 0
+	for _, h := range req.Headers {
+		if http1.EqualFold(h.Name, "Content-Length") {
+			n, ok := http1.ParseContentLength(h.Value)
+			if !ok || (cls > 0 && n != length) {
+				return false, 0, fmt.Errorf("%w: bad Content-Length", http1.ErrBadRequest)
+			}
+			length = n
+			cls++
+		}
+	}
+	if hasTE {
+		if cls > 0 || !http1.EqualFold(lastToken(te), "chunked") || req.Minor == 0 {
+			return false, 0, fmt.Errorf("%w: unsupported Transfer-Encoding", http1.ErrBadRequest)
+		}
+		return true, 0, nil
+	}
+	return false, length, nil
+}
+
+func lastToken(v []byte) []byte {
+	for i := len(v) - 1; i >= 0; i-- {
+		if v[i] == ',' {
+			v = v[i+1:]
+			break
+		}
+	}
+	for len(v) > 0 && (v[0] == ' ' || v[0] == '\t') {
+		v = v[1:]
+	}
+	for len(v) > 0 && (v[len(v)-1] == ' ' || v[len(v)-1] == '\t') {
+		v = v[:len(v)-1]
+	}
+	return v
+}
+
+func newReqInfo(req *http1.Request) reqInfo {
+	info := reqInfo{minor: req.Minor, head: http1.EqualFold(req.Method, "HEAD")}
+	if req.Minor >= 1 {
+		info.wantPersistent = !req.HasToken("Connection", "close")
+		info.expect100 = req.HasToken("Expect", "100-continue")
+	} else {
+		info.wantPersistent = req.HasToken("Connection", "keep-alive")
+	}
+	return info
+}
+
+// isWebSocketUpgrade reports whether the request asks for a WebSocket.
+func isWebSocketUpgrade(req *http1.Request) bool {
+	return req.HasToken("Upgrade", "websocket")
+}
+
+// serveStream serves requests on a stream-mode connection until it closes.
+func (c *conn) serveStream(ctx context.Context) error {
+	var req http1.Request
+	idle := c.srv.cfg.StreamTimeout
+	for {
+		n, err := c.readHead(ctx, &req, idle)
+		if err != nil {
+			return err
+		}
+		if isWebSocketUpgrade(&req) {
+			return c.serveWebSocket(ctx, &req, n)
+		}
+		persistent, err := c.serveHTTP(ctx, &req, n)
+		if err != nil || !persistent {
+			return err
+		}
+	}
+}
+
+// httpExchange is the state of one request/response in stream mode.
+type httpExchange struct {
+	c    *conn
+	s    *session
+	info reqInfo
+
+	inSeq      int
+	outCredits int // request body bytes the responder lets us send
+	bodyDone   bool
+	bodyLeft   int64
+	dec        http1.ChunkedDecoder
+	sent100    bool
+
+	respStarted bool
+	respDone    bool
+	plan        http1.ResponsePlan
+	written     int64 // response body bytes written
+	creditOwed  int   // bytes written to the client not yet granted back
+	out         []byte
+}
+
+// serveHTTP runs one HTTP request as a ZHTTP session (flows §2.9.1–2.9.3)
+// and reports whether the connection may carry another request.
+func (c *conn) serveHTTP(ctx context.Context, req *http1.Request, headLen int) (bool, error) {
+	z := c.srv.zs
+	chunked, length, err := bodyFraming(req)
+	if err != nil {
+		return false, c.rejectHead(err)
+	}
+	x := &httpExchange{c: c, info: newReqInfo(req)}
+	x.info.chunked, x.info.bodyLen = chunked, length
+	x.bodyLeft = length
+	hasBody := chunked || length > 0
+	x.bodyDone = !hasBody
+
+	s := c.newSession()
+	x.s = s
+	defer c.endSession(s)
+
+	p := &zhttp.Packet{}
+	c.requestPacket(p, req, false)
+	p.SetCredits(c.bufSize())
+	p.Stream = true
+	p.More = hasBody
+	c.consume(headLen)
+	if err := s.send(z, p); err != nil {
+		return false, err
+	}
+	c.setReadTimeout(c.srv.cfg.StreamTimeout)
+
+	var pk []*zhttp.Packet
+	for {
+		if err := x.forwardBody(); err != nil {
+			return false, err
+		}
+		if err := x.grantCredits(); err != nil {
+			return false, err
+		}
+		if x.respDone {
+			if !x.bodyDone {
+				// The responder answered without reading the whole body;
+				// the rest of it cannot be told from a next request.
+				return false, nil
+			}
+			return x.plan.Persistent, nil
+		}
+		if c.rdErr != nil && (c.r == c.w || x.bodyDone) {
+			x.cancel()
+			return false, errClientGone
+		}
+		c.armRead()
+		var full, expired bool
+		pk, full, expired, err = c.waitEvent(ctx, pk[:0])
+		if err != nil {
+			return false, err
+		}
+		for i, p := range pk {
+			pk[i] = nil
+			if err := x.handle(p); err != nil {
+				return false, err
+			}
+			if x.respDone {
+				break
+			}
+			// Grant per packet, as condure does, so the responder's window
+			// reopens as soon as each piece is written.
+			if err := x.grantCredits(); err != nil {
+				return false, err
+			}
+		}
+		if full {
+			c.srv.log.Warn("zhttp: inbound queue overflow, dropping session", "id", s.id)
+			x.cancel()
+			return false, errors.New("inbound queue overflow")
+		}
+		if expired {
+			c.srv.log.Debug("zhttp: session expired", "id", s.id)
+			return false, errors.New("session expired")
+		}
+	}
+}
+
+// cancel tells the responder the client is gone (condure sends cancel, not
+// error, reference §2.3). Without a known responder there is no one to tell.
+func (x *httpExchange) cancel() {
+	if x.s.peerKnown() {
+		x.s.send(x.c.srv.zs, &zhttp.Packet{Type: zhttp.Cancel})
+	}
+}
+
+// forwardBody sends buffered request body bytes within the credits the
+// responder granted: chunks of at most outCredits, "more" until the end.
+func (x *httpExchange) forwardBody() error {
+	c := x.c
+	for !x.bodyDone && x.outCredits > 0 && !x.s.isPaused() {
+		d := c.data()
+		if x.info.chunked {
+			data, used, err := x.dec.Next(d, x.outCredits)
+			if err != nil {
+				x.cancel()
+				if !x.respStarted {
+					c.sendSimple(x.info.minor, 400, "Bad chunked request body\n")
+				}
+				return fmt.Errorf("request body: %w", err)
+			}
+			if len(data) > 0 {
+				// data aliases the buffer: the packet is encoded before
+				// consume lets the buffer move.
+				if err := x.sendBody(data, true); err != nil {
+					return err
+				}
+			}
+			c.consume(used)
+			if x.dec.Done() {
+				// condure ends a chunked body with a data packet that has
+				// neither body nor more (verified).
+				x.bodyDone = true
+				return x.s.send(c.srv.zs, &zhttp.Packet{})
+			}
+			if used == 0 && len(data) == 0 {
+				return nil
+			}
+			continue
+		}
+		n := min(int64(len(d)), x.bodyLeft, int64(x.outCredits))
+		if n == 0 {
+			return nil
+		}
+		x.bodyLeft -= n
+		more := x.bodyLeft > 0
+		if err := x.sendBody(d[:n], more); err != nil {
+			return err
+		}
+		c.consume(int(n))
+		if !more {
+			x.bodyDone = true
+		}
+	}
+	return nil
+}
+
+func (x *httpExchange) sendBody(data []byte, more bool) error {
+	x.outCredits -= len(data)
+	return x.s.send(x.c.srv.zs, &zhttp.Packet{Body: data, More: more})
+}
+
+// grantCredits returns the response bytes written to the client as
+// credits, as condure does while a response is still streaming.
+func (x *httpExchange) grantCredits() error {
+	if x.creditOwed == 0 || x.respDone || x.s.isPaused() {
+		return nil
+	}
+	p := &zhttp.Packet{Type: zhttp.Credit}
+	p.SetCredits(x.creditOwed)
+	x.creditOwed = 0
+	return x.s.send(x.c.srv.zs, p)
+}
+
+// checkSeq enforces the responder's sequence (condure logs and skips a
+// packet with an unexpected seq).
+func checkSeq(c *conn, inSeq *int, p *zhttp.Packet) bool {
+	if p.Has&zhttp.HasSeq == 0 {
+		return true
+	}
+	if p.Seq != *inSeq {
+		c.srv.log.Debug("zhttp: bad seq, skipping", "expected", *inSeq, "got", p.Seq)
+		return false
+	}
+	*inSeq++
+	return true
+}
+
+// handle applies one packet from the responder.
+func (x *httpExchange) handle(p *zhttp.Packet) error {
+	c := x.c
+	if !checkSeq(c, &x.inSeq, p) {
+		return nil
+	}
+	x.s.noteInbound(p)
+	if p.Has&zhttp.HasCredits != 0 && p.Credits > 0 {
+		x.outCredits += p.Credits
+		if x.info.expect100 && !x.sent100 && !x.respStarted && !x.bodyDone {
+			x.sent100 = true
+			if err := c.write([]byte("HTTP/1.1 100 Continue\r\n\r\n")); err != nil {
+				x.cancel()
+				return err
+			}
+		}
+	}
+	switch p.Type {
+	case zhttp.Data:
+		if !x.respStarted {
+			if p.Has&zhttp.HasCode == 0 {
+				return nil // a body before the response head: ignore
+			}
+			return x.startResponse(p)
+		}
+		return x.writeBody(p.Body, p.More)
+	case zhttp.Error:
+		c.srv.log.Debug("zhttp: responder error", "id", x.s.id, "condition", p.Condition)
+		return fmt.Errorf("responder error: %s", p.Condition)
+	case zhttp.Cancel:
+		return errors.New("responder cancelled")
+	case zhttp.HandoffStart:
+		if err := x.s.send(c.srv.zs, &zhttp.Packet{Type: zhttp.HandoffProceed}); err != nil {
+			return err
+		}
+		x.s.mu.Lock()
+		x.s.paused = true
+		x.s.mu.Unlock()
+	}
+	return nil
+}
+
+func toResponseHeaders(hs []zhttp.Header) []http1.ResponseHeader {
+	out := make([]http1.ResponseHeader, len(hs))
+	for i, h := range hs {
+		out[i] = http1.ResponseHeader{Name: h.Name, Value: h.Value}
+	}
+	return out
+}
+
+func (x *httpExchange) startResponse(p *zhttp.Packet) error {
+	x.respStarted = true
+	hs := toResponseHeaders(p.Headers)
+	x.plan = http1.Plan(x.info.minor, x.info.head, p.Code, hs, len(p.Body), p.More, x.info.wantPersistent)
+	if !x.bodyDone && !p.More {
+		// Answered before the body was read: the rest is unreadable.
+		x.plan.Persistent = false
+	}
+	x.out = http1.AppendResponseHead(x.c.srv.outs.get()[:0], x.info.minor, p.Code, p.Reason, hs, nil, nil, x.plan)
+	return x.writeBody(p.Body, p.More)
+}
+
+// writeBody writes a body piece with the planned framing (the head, if
+// pending, goes in the same write) and ends the response when more is
+// unset.
+func (x *httpExchange) writeBody(body []byte, more bool) error {
+	if x.out == nil {
+		x.out = x.c.srv.outs.get()[:0]
+	}
+	n := 0
+	switch {
+	case x.info.head || x.plan.Framing == http1.FramingNone:
+	case x.plan.Framing == http1.FramingLength:
+		room := x.plan.Length - x.written
+		b := body
+		if int64(len(b)) > room {
+			b = b[:room] // a responder sending past its Content-Length
+		}
+		x.out = append(x.out, b...)
+		n = len(b)
+	case x.plan.Framing == http1.FramingChunked:
+		x.out = http1.AppendChunk(x.out, body)
+		n = len(body)
+	default:
+		x.out = append(x.out, body...)
+		n = len(body)
+	}
+	x.written += int64(n)
+	if !more {
+		x.respDone = true
+		switch {
+		case x.info.head || x.plan.Framing == http1.FramingNone:
+		case x.plan.Framing == http1.FramingChunked:
+			x.out = append(x.out, http1.LastChunk...)
+		case x.plan.Framing == http1.FramingLength && x.written < x.plan.Length:
+			x.plan.Persistent = false // short body: only closing can end it
+		case x.plan.Framing == http1.FramingClose:
+			x.plan.Persistent = false
+		}
+	} else {
+		// Credits count every byte the responder sent, so the grant
+		// restores its full window even when framing dropped some.
+		x.creditOwed += len(body)
+	}
+	out := x.out
+	x.out = nil
+	defer x.c.srv.outs.put(out)
+	if len(out) == 0 {
+		return nil
+	}
+	if err := x.c.write(out); err != nil {
+		x.cancel()
+		return err
+	}
+	return nil
+}
