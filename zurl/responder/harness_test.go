@@ -296,3 +296,5 @@ func poolOf(srv *httptest.Server) *x509.CertPool {
 	p.AddCert(srv.Certificate())
 	return p
 }
+
+func policyDeny(exps ...string) *policy.Policy { return policy.New(policy.Allow, nil, exps) }

@@ -46,10 +46,19 @@ func newSniffConn(c net.Conn, maxFrame int) *sniffConn {
 }
 
 func (c *sniffConn) Read(p []byte) (int, error) {
-	n, err := c.Conn.Read(p)
-	if n > 0 && c.observe(p[:n]) {
+	if c.frameTooLarge() {
 		return 0, errFrameTooLarge
 	}
+	c.mu.Lock()
+	handshaking := c.inHead
+	c.mu.Unlock()
+	n, err := c.Conn.Read(p)
+	if n > 0 && c.observe(p[:n]) && !handshaking {
+		return 0, errFrameTooLarge
+	}
+	// When the oversized frame came in the same read as the handshake
+	// response, the handshake must still succeed; the reader checks
+	// frameTooLarge before delivering anything.
 	return n, err
 }
 
@@ -247,8 +256,18 @@ func (w *wsClient) run(s *Server, uri string, hdr []zhttp.Header, t *httpclient.
 		if handshakeHeader(e.Name) {
 			continue
 		}
-		// Keep the initiator's spelling: gorilla writes map keys as given.
-		h[e.Name] = append(h[e.Name], e.Value)
+		name := e.Name
+		if strings.EqualFold(name, "User-Agent") {
+			name = "User-Agent" // net/http only recognises this spelling
+		}
+		// Keep the initiator's spelling otherwise: gorilla writes map keys
+		// as given.
+		h[name] = append(h[name], e.Value)
+	}
+	if _, ok := h["User-Agent"]; !ok {
+		// An empty value stops net/http from adding "Go-http-client/1.1";
+		// zurl sends no User-Agent of its own.
+		h["User-Agent"] = []string{""}
 	}
 	conn, resp, err := d.DialContext(w.ctx, uri, h)
 	if err != nil {
@@ -362,6 +381,9 @@ func (w *wsClient) readLoop(conn *websocket.Conn) {
 			}
 		}
 		typ, r, err := conn.NextReader()
+		if err == nil && w.sniffTooLarge() {
+			err = errFrameTooLarge
+		}
 		if err != nil {
 			w.readFailed(err)
 			return
@@ -371,6 +393,10 @@ func (w *wsClient) readLoop(conn *websocket.Conn) {
 		for {
 			buf := make([]byte, 16*1024)
 			n, err := r.Read(buf)
+			if w.sniffTooLarge() {
+				w.readFailed(errFrameTooLarge)
+				return
+			}
 			if n > 0 {
 				if pending != nil {
 					w.push(wsItem{kind: zhttp.Data, data: pending, binary: binary, more: true})
@@ -506,4 +532,11 @@ func (w *wsClient) close() {
 	}
 	w.mu.Unlock()
 	w.wg.Wait()
+}
+
+func (w *wsClient) sniffTooLarge() bool {
+	w.mu.Lock()
+	sc := w.sniff
+	w.mu.Unlock()
+	return sc != nil && sc.frameTooLarge()
 }

@@ -166,8 +166,10 @@ func (s *session) wsUpdate(st *wsState) bool {
 	w.mu.Unlock()
 
 	if rej != nil {
-		p := &zhttp.Packet{Type: zhttp.Error, Condition: zhttp.CondRejected,
-			Reason: rej.head.Reason, Headers: rej.head.Header, Body: rej.body}
+		// Debian's zurl 1.11.1 reports a rejection with the status code and
+		// body only: reason and headers come back empty (verified against
+		// the binary), and we match it.
+		p := &zhttp.Packet{Type: zhttp.Error, Condition: zhttp.CondRejected, Body: rej.body}
 		p.SetCode(rej.head.Code)
 		if p.Body == nil {
 			p.Body = []byte{}
@@ -241,12 +243,13 @@ func (s *session) deliverFrames(st *wsState) bool {
 		case zhttp.Ping, zhttp.Pong:
 			s.send(&zhttp.Packet{Type: item.kind})
 		case zhttp.Close:
-			p := &zhttp.Packet{Type: zhttp.Close, Body: item.data}
+			// An empty reason is left out, as Debian's zurl does.
+			p := &zhttp.Packet{Type: zhttp.Close}
+			if len(item.data) > 0 {
+				p.Body = item.data
+			}
 			if item.code >= 0 {
 				p.SetCode(item.code)
-			}
-			if p.Body == nil {
-				p.Body = []byte{}
 			}
 			s.send(p)
 			if st.state == wsClosing {
