@@ -163,7 +163,9 @@ func startOracle(t *testing.T, impl harness.Impl, deny string) *oracleEnv {
 	return &oracleEnv{t: t, z: z, in: in}
 }
 
-func (e *oracleEnv) note(format string, args ...any) { e.tr = append(e.tr, fmt.Sprintf(format, args...)) }
+func (e *oracleEnv) note(format string, args ...any) {
+	e.tr = append(e.tr, fmt.Sprintf(format, args...))
+}
 
 func (e *oracleEnv) send(p *zhttp.Packet) {
 	if err := e.in.Send(p); err != nil {

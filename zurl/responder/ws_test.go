@@ -46,7 +46,9 @@ func newWSOrigin(t *testing.T, handle func(c *websocket.Conn)) *wsOrigin {
 	return o
 }
 
-func (o *wsOrigin) url(path string) string { return "ws" + strings.TrimPrefix(o.srv.URL, "http") + path }
+func (o *wsOrigin) url(path string) string {
+	return "ws" + strings.TrimPrefix(o.srv.URL, "http") + path
+}
 
 func wsReq(id, uri string) *zhttp.Packet {
 	p := &zhttp.Packet{ID: []byte(id), URI: uri}
