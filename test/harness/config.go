@@ -57,10 +57,10 @@ type Config struct {
 }
 
 // NewConfig allocates ports and paths for an instance under a fresh
-// tb.TempDir(). Nothing is written until Write.
+// run dir (see RunDir). Nothing is written until Write.
 func NewConfig(tb testing.TB) *Config {
 	tb.Helper()
-	dir := tb.TempDir()
+	dir := RunDir(tb)
 	return &Config{
 		Dir:              dir,
 		ConfigPath:       filepath.Join(dir, "pushpin.conf"),

@@ -2,7 +2,7 @@
 // for multi-process end-to-end and interop tests, and gives tests the
 // clients, origins and ZeroMQ peers they need to talk to them.
 //
-// Every process runs with generated configuration in a t.TempDir() run dir:
+// Every process runs with generated configuration in a per-test temp dir:
 // pushpin.conf with rundir and logdir inside the temp dir, every TCP listener
 // on a free loopback port (never Pushpin's defaults 5560–5563/7999), zurl.conf
 // with its sockets in the run dir and an empty deny list, and a routes file.

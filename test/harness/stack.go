@@ -334,11 +334,18 @@ func (in *Instance) poll(deadline time.Time, what string, cond func() (bool, err
 	return Poll(time.Until(deadline), what, func() (bool, error) {
 		for c, p := range in.Procs {
 			if done, err := p.Exited(); done {
-				return false, fmt.Errorf("%s exited during start-up (%v); see %s", c.ServiceName(), err, p.Spec.Output)
+				return false, fmt.Errorf("%w: %s exited during start-up (%v); see %s", ErrGiveUp, name(c), err, p.Spec.Output)
 			}
 		}
 		return cond()
 	})
+}
+
+func name(c Component) string {
+	if c == Runner {
+		return "runner"
+	}
+	return c.ServiceName()
 }
 
 // httpAnswers GETs url (with an optional Host) and, if want is not empty,

@@ -47,7 +47,7 @@ type CondureServer struct {
 func StartCondure(tb testing.TB, o CondureOptions) *CondureServer {
 	tb.Helper()
 	bin := Binary(tb, Condure, o.Impl)
-	dir := tb.TempDir()
+	dir := RunDir(tb)
 	c := &CondureServer{Dir: dir, Addr: "127.0.0.1:" + strconv.Itoa(FreePort(tb)), ID: o.ID}
 	if c.ID == "" {
 		c.ID = "condure"
@@ -135,7 +135,7 @@ type ZurlServer struct {
 func StartZurl(tb testing.TB, o ZurlOptions) *ZurlServer {
 	tb.Helper()
 	bin := Binary(tb, Zurl, o.Impl)
-	dir := tb.TempDir()
+	dir := RunDir(tb)
 	id := o.InstanceID
 	if id == "" {
 		id = "zurl-test"
@@ -208,6 +208,9 @@ type exitedError struct {
 func (e *exitedError) Error() string {
 	return e.name + " exited during start-up (" + errString(e.err) + "); see " + e.output
 }
+
+// Unwrap makes the error end a Poll at once.
+func (e *exitedError) Unwrap() error { return ErrGiveUp }
 
 func errString(err error) string {
 	if err == nil {

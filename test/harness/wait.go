@@ -23,8 +23,12 @@ const pollInterval = 20 * time.Millisecond
 // ErrTimeout is wrapped by every wait that gave up.
 var ErrTimeout = errors.New("timed out")
 
-// Poll calls cond every interval until it returns true, returns an error,
-// or timeout passes. The last error from cond (if any) is included in the
+// ErrGiveUp, wrapped in an error returned by a Poll condition, ends the
+// wait at once with that error (e.g. the process being waited for exited).
+var ErrGiveUp = errors.New("giving up")
+
+// Poll calls cond every interval until it returns true, returns an error
+// wrapping ErrGiveUp, or timeout passes. The last error from cond (if any) is included in the
 // timeout error, so a failing wait says what it last saw.
 func Poll(timeout time.Duration, what string, cond func() (bool, error)) error {
 	deadline := time.Now().Add(timeout)
@@ -33,6 +37,9 @@ func Poll(timeout time.Duration, what string, cond func() (bool, error)) error {
 		ok, err := cond()
 		if ok {
 			return nil
+		}
+		if errors.Is(err, ErrGiveUp) {
+			return fmt.Errorf("%s: %w", what, err)
 		}
 		last = err
 		if time.Now().After(deadline) {

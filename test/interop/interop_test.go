@@ -6,6 +6,11 @@
 // protocol (reference §2.9). They are skipped when Debian's binaries are not
 // installed.
 //
+// The tests run against Debian's binaries. Set INTEROP_OURS to a
+// comma-separated list of components (condure, zurl) to run them against our
+// binaries from $PUSHPIN_GO_BIN too (`make build` first): the same
+// assertions then hold our daemons to the behaviour of Pushpin's.
+//
 // Run with -record to store the first packets condure and zurl send under
 // testdata/captures, a corpus for the zhttp decoder.
 package interop
@@ -16,6 +21,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -29,10 +35,24 @@ var record = flag.Bool("record", false, "write captured packets to testdata/capt
 // milliseconds, so this only matters when something is broken.
 const wait = 5 * time.Second
 
+// forImpls runs fn as a subtest for Debian's component and, when
+// INTEROP_OURS names it, for ours.
+func forImpls(t *testing.T, c harness.Component, fn func(t *testing.T, impl harness.Impl)) {
+	impls := []harness.Impl{harness.Debian}
+	for _, name := range strings.Split(os.Getenv("INTEROP_OURS"), ",") {
+		if strings.TrimSpace(name) == c.String() {
+			impls = append(impls, harness.Ours)
+		}
+	}
+	for _, impl := range impls {
+		t.Run(impl.String(), func(t *testing.T) { fn(t, impl) })
+	}
+}
+
 // capture writes raw under testdata/captures/name when -record is given.
 func capture(t *testing.T, name string, raw []byte) {
 	t.Helper()
-	if !*record {
+	if !*record || !strings.HasSuffix(t.Name(), "/"+harness.Debian.String()) {
 		return
 	}
 	dir := filepath.Join("testdata", "captures")
