@@ -274,25 +274,29 @@ func (x *httpExchange) grantCredits() error {
 	return x.s.send(x.c.srv.zs, p)
 }
 
-// checkSeq enforces the responder's sequence (condure logs and skips a
-// packet with an unexpected seq).
-func checkSeq(c *conn, inSeq *int, p *zhttp.Packet) bool {
+// checkSeq enforces the responder's sequence. condure 1.9.1 logs "bad
+// seq (expected X, got Y), skipping" and then fails the connection (the
+// interop suite verified the binary: nothing more is delivered or sent for
+// the session), so a mismatch is an error here too.
+func checkSeq(c *conn, inSeq *int, p *zhttp.Packet) error {
 	if p.Has&zhttp.HasSeq == 0 {
-		return true
+		return nil
 	}
 	if p.Seq != *inSeq {
-		c.srv.log.Debug("zhttp: bad seq, skipping", "expected", *inSeq, "got", p.Seq)
-		return false
+		c.srv.log.Debug(fmt.Sprintf("zhttp: bad seq (expected %d, got %d), skipping", *inSeq, p.Seq))
+		return errBadSeq
 	}
 	*inSeq++
-	return true
+	return nil
 }
+
+var errBadSeq = errors.New("zhttp: bad seq")
 
 // handle applies one packet from the responder.
 func (x *httpExchange) handle(p *zhttp.Packet) error {
 	c := x.c
-	if !checkSeq(c, &x.inSeq, p) {
-		return nil
+	if err := checkSeq(c, &x.inSeq, p); err != nil {
+		return err
 	}
 	x.s.noteInbound(p)
 	if p.Has&zhttp.HasCredits != 0 && p.Credits > 0 {

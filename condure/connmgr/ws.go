@@ -119,8 +119,8 @@ func (c *conn) serveWebSocket(ctx context.Context, req *http1.Request, headLen i
 				}
 				continue
 			}
-			if !checkSeq(c, &w.inSeq, p) {
-				continue
+			if err := checkSeq(c, &w.inSeq, p); err != nil {
+				return err
 			}
 			s.noteInbound(p)
 			if p.Has&zhttp.HasCredits != 0 {
@@ -480,8 +480,8 @@ func (w *wsSession) grantCredits() error {
 
 // handle applies one packet from the responder after the accept.
 func (w *wsSession) handle(p *zhttp.Packet) error {
-	if !checkSeq(w.c, &w.inSeq, p) {
-		return nil
+	if err := checkSeq(w.c, &w.inSeq, p); err != nil {
+		return err
 	}
 	w.s.noteInbound(p)
 	if p.Has&zhttp.HasCredits != 0 {
