@@ -35,16 +35,16 @@ type Config struct {
 	RoutesFile string
 	RouteLines []string
 
-	Debug              bool
-	AutoCrossOrigin    bool
-	AcceptXFProto      bool
-	SetXFProto         bool
-	SetXFProtocol      bool
-	XFF, XFFTrusted    rewrite.XFFRule
+	Debug               bool
+	AutoCrossOrigin     bool
+	AcceptXFProto       bool
+	SetXFProto          bool
+	SetXFProtocol       bool
+	XFF, XFFTrusted     rewrite.XFFRule
 	OrigHeadersNeedMark []string
-	AcceptPushpinRoute bool
-	LogFrom            bool
-	LogUserAgent       bool
+	AcceptPushpinRoute  bool
+	LogFrom             bool
+	LogUserAgent        bool
 
 	SigIss string
 	// SigKey signs Grip-Sig; nil when sig_key is empty (no Grip-Sig).

@@ -45,13 +45,13 @@ type Engine struct {
 	intreq  *responder
 	zurl    *initiator
 
-	condureIn, condureStream    *zmqx.Actor
-	intreqIn, intreqStream      *zmqx.Actor
-	inspect, accept             *rpcClient
-	retryIn                     *zmqx.Actor
-	wsctlIn, wsctlOut           *zmqx.Actor
-	statsPub, command           *zmqx.Actor
-	zurlIn                      *zmqx.Actor
+	condureIn, condureStream *zmqx.Actor
+	intreqIn, intreqStream   *zmqx.Actor
+	inspect, accept          *rpcClient
+	retryIn                  *zmqx.Actor
+	wsctlIn, wsctlOut        *zmqx.Actor
+	statsPub, command        *zmqx.Actor
+	zurlIn                   *zmqx.Actor
 
 	routes atomic.Pointer[routes.Table]
 
