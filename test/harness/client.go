@@ -15,6 +15,9 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/pebbe/zmq4"
+
+	"github.com/pushpin-go/pushpin/pkg/zmqx"
 )
 
 // DefaultClientTimeout bounds every client helper call that has no explicit
@@ -402,4 +405,42 @@ func HTTPResponseItem(channel, body string) map[string]any {
 // WSMessageItem is a publish item for WebSocket subscribers.
 func WSMessageItem(channel, content string) map[string]any {
 	return map[string]any{"channel": channel, "formats": map[string]any{"ws-message": map[string]any{"content": content}}}
+}
+
+// PublishZMQ pushes items to the handler's ZeroMQ PULL endpoint
+// (push_in_spec, reference §6.4) as 'J'+JSON messages, one per item. There
+// is no reply, so a test checks delivery on the subscriber side. The call
+// returns once libzmq has delivered the messages (or after
+// DefaultClientTimeout of trying).
+func PublishZMQ(tb testing.TB, spec string, items ...map[string]any) {
+	tb.Helper()
+	zc, err := zmqx.NewContext()
+	if err != nil {
+		tb.Fatalf("publish: %v", err)
+	}
+	// The socket is used by this goroutine only, then closed with a
+	// linger so that terminating the context waits for delivery.
+	sock, err := zc.NewSocket(zmq4.PUSH)
+	if err == nil {
+		err = zmqx.ConnectAll(sock, []string{spec})
+		for _, it := range items {
+			if err != nil {
+				break
+			}
+			var b []byte
+			if b, err = json.Marshal(it); err == nil {
+				_, err = sock.SendBytes(append([]byte{'J'}, b...), 0)
+			}
+		}
+		if lerr := sock.SetLinger(DefaultClientTimeout); err == nil {
+			err = lerr
+		}
+		sock.Close()
+	}
+	if cerr := zc.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		tb.Fatalf("publish to %s: %v", spec, err)
+	}
 }

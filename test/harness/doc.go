@@ -21,4 +21,22 @@
 // runs the binary from $PUSHPIN_GO_BIN (default: the module's bin/ folder; the
 // test fails when it is missing — run `make build`). Both are started with the
 // same command line, the one Pushpin's runner builds (reference §1.2).
+//
+// A typical end-to-end test:
+//
+//	o := harness.NewOrigin(t)
+//	o.Handle("/stream", harness.GripHold("stream", "news", "text/plain", "start\n"))
+//	in := harness.Stack{
+//		Condure: harness.Debian, Zurl: harness.Debian,
+//		Proxy: harness.Debian, Handler: harness.Ours, // swap any component
+//		Routes: []string{"* " + o.Target()},
+//	}.Start(t)
+//	s := harness.OpenStream(t, harness.NewRequest(t, "GET", in.HTTPURL()+"/stream", nil))
+//	in.Stats.WaitSubscribed(t, "news", 5*time.Second)
+//	harness.Publish(t, in.ControlURL(), harness.HTTPStreamItem("news", "hello\n"))
+//	got, err := s.ReadUntil("hello\n", 5*time.Second)
+//
+// Protocol-level tests of one component use StartCondure or StartZurl (a
+// standalone process with its ZHTTP sockets in a temp dir) with a ZPeer
+// (NewZResponder behind condure, NewZInitiator in front of zurl).
 package harness

@@ -163,6 +163,11 @@ func exercise(t *testing.T, in *Instance, o *Origin) {
 	if ev, err := s.NextEvent(wait); err != nil || ev.Event != "news" || ev.Data != "extra" {
 		t.Fatalf("published event %+v, %v", ev, err)
 	}
+	// The same through the ZeroMQ PULL publish socket.
+	PublishZMQ(t, in.PushInSpec(), HTTPStreamItem("news", "event: zmq\ndata: pushed\n\n"))
+	if ev, err := s.NextEvent(wait); err != nil || ev.Event != "zmq" || ev.Data != "pushed" {
+		t.Fatalf("event published over ZeroMQ %+v, %v", ev, err)
+	}
 	s.Close()
 
 	o.Handle("/ws", WSEcho("echo:"))
