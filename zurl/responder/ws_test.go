@@ -1,6 +1,7 @@
 package responder
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -22,8 +23,11 @@ type wsOrigin struct {
 }
 
 func newWSOrigin(t *testing.T, handle func(c *websocket.Conn)) *wsOrigin {
+	return newWSOriginWith(t, websocket.Upgrader{}, handle)
+}
+
+func newWSOriginWith(t *testing.T, up websocket.Upgrader, handle func(c *websocket.Conn)) *wsOrigin {
 	o := &wsOrigin{}
-	up := websocket.Upgrader{}
 	o.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		o.mu.Lock()
 		o.headers = r.Header.Clone()
@@ -234,38 +238,53 @@ func TestWebSocketFrameTooLarge(t *testing.T) {
 }
 
 func TestWebSocketCreditsAndFragments(t *testing.T) {
-	o := newWSOrigin(t, func(c *websocket.Conn) {
+	// A small write buffer makes gorilla send frames of at most ~256 bytes.
+	o := newWSOriginWith(t, websocket.Upgrader{WriteBufferSize: 256}, func(c *websocket.Conn) {
 		w, _ := c.NextWriter(websocket.TextMessage)
 		w.Write([]byte(strings.Repeat("a", 600)))
 		w.Close()
+		// A message longer than buffer_size, in fragments of 500.
+		w, _ = c.NextWriter(websocket.BinaryMessage)
+		for i := 0; i < 5; i++ {
+			w.Write([]byte(strings.Repeat("b", 500)))
+		}
+		w.Close()
 		c.ReadMessage()
 	})
-	e := startEnv(t)
+	e := startEnv(t, func(c *config.Config, _ *Options) { c.BufferSize = 1000 })
 	p := wsReq("w5", o.url("/ws"))
 	p.SetCredits(250)
 	e.send(p)
 	if a := e.recv(); a.Code != 101 {
 		t.Fatalf("%+v", a)
 	}
-	seq := 1
-	var got []byte
-	for i := 0; i < 100; i++ {
+	// 600 bytes wait until the credits cover them.
+	e.expectNone(100 * time.Millisecond)
+	c := later("w5", 1)
+	c.Type = zhttp.Credit
+	c.SetCredits(350)
+	e.sendStream(c)
+	r := e.recv()
+	if len(r.Body) != 600 || r.More || r.ContentType != "" {
+		t.Fatalf("%d bytes more=%v", len(r.Body), r.More)
+	}
+	c = later("w5", 2)
+	c.Type = zhttp.Credit
+	c.SetCredits(5000)
+	e.sendStream(c)
+	var sizes []int
+	for {
 		r := e.recv()
-		if len(r.Body) > 250 {
-			t.Fatalf("packet of %d bytes with 250 credits", len(r.Body))
+		if r.ContentType != zhttp.ContentBinary {
+			t.Fatalf("%+v", r)
 		}
-		got = append(got, r.Body...)
+		sizes = append(sizes, len(r.Body))
 		if !r.More {
 			break
 		}
-		c := later("w5", seq)
-		seq++
-		c.Type = zhttp.Credit
-		c.SetCredits(len(r.Body))
-		e.sendStream(c)
 	}
-	if string(got) != strings.Repeat("a", 600) {
-		t.Fatalf("got %d bytes", len(got))
+	if fmt.Sprint(sizes) != "[1000 1000 500]" {
+		t.Fatalf("fragments %v", sizes)
 	}
 }
 
@@ -288,5 +307,33 @@ func TestWebSocketPolicy(t *testing.T) {
 	e.send(p)
 	if a := e.recv(); a.Code != 101 {
 		t.Fatalf("%+v", a)
+	}
+}
+
+func TestWebSocketLargeMessage(t *testing.T) {
+	o := newWSOrigin(t, echo)
+	e := startEnv(t)
+	p := wsReq("w10", o.url("/ws"))
+	p.SetCredits(200000)
+	e.send(p)
+	if a := e.recv(); a.Code != 101 {
+		t.Fatalf("%+v", a)
+	}
+	m := later("w10", 1)
+	m.Body = []byte(strings.Repeat("w", 100000))
+	e.sendStream(m)
+	var got []byte
+	for i := 0; i < 100; i++ {
+		r := e.recv()
+		if r.Type == zhttp.Credit {
+			continue
+		}
+		got = append(got, r.Body...)
+		if !r.More {
+			break
+		}
+	}
+	if len(got) != 100005 {
+		t.Fatalf("got %d bytes", len(got))
 	}
 }

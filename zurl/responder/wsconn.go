@@ -388,31 +388,37 @@ func (w *wsClient) readLoop(conn *websocket.Conn) {
 			w.readFailed(err)
 			return
 		}
+		// zurl hands each frame to the initiator as one packet. gorilla
+		// hides frame boundaries, so we read whole messages instead: a
+		// message up to buffer_size (the largest frame zurl accepts) is one
+		// packet, and a longer one (necessarily fragmented by the origin)
+		// goes out in buffer_size pieces with "more" set, as fragments.
 		binary := typ == websocket.BinaryMessage
-		var pending []byte
 		for {
-			buf := make([]byte, 16*1024)
-			n, err := r.Read(buf)
-			if w.sniffTooLarge() {
-				w.readFailed(errFrameTooLarge)
+			buf := make([]byte, 0, min(w.maxFrame, 64*1024))
+			var rerr error
+			for len(buf) < w.maxFrame {
+				if len(buf) == cap(buf) {
+					buf = append(buf, 0)[:len(buf)]
+				}
+				n, err := r.Read(buf[len(buf):min(cap(buf), w.maxFrame)])
+				buf = buf[:len(buf)+n]
+				if w.sniffTooLarge() {
+					w.readFailed(errFrameTooLarge)
+					return
+				}
+				if err != nil {
+					rerr = err
+					break
+				}
+			}
+			if rerr != nil && rerr != io.EOF {
+				w.readFailed(rerr)
 				return
 			}
-			if n > 0 {
-				if pending != nil {
-					w.push(wsItem{kind: zhttp.Data, data: pending, binary: binary, more: true})
-				}
-				pending = buf[:n]
-			}
-			if err == io.EOF {
-				if pending == nil {
-					pending = []byte{}
-				}
-				w.push(wsItem{kind: zhttp.Data, data: pending, binary: binary})
+			w.push(wsItem{kind: zhttp.Data, data: buf, binary: binary, more: rerr == nil})
+			if rerr == io.EOF {
 				break
-			}
-			if err != nil {
-				w.readFailed(err)
-				return
 			}
 		}
 	}

@@ -204,7 +204,7 @@ func (s *session) wsUpdate(st *wsState) bool {
 }
 
 // deliverFrames passes queued origin frames to the initiator in order, data
-// only as far as credits allow (ping and pong cost nothing).
+// only when the credits cover it (ping and pong cost nothing).
 func (s *session) deliverFrames(st *wsState) bool {
 	w := st.w
 	for {
@@ -213,20 +213,13 @@ func (s *session) deliverFrames(st *wsState) bool {
 			w.mu.Unlock()
 			return true
 		}
-		it := &w.in[0]
-		if it.kind == zhttp.Data && s.credits < 1 && len(it.data) > 0 {
+		// Like zurl, a frame goes out whole, once the credits cover it.
+		if it := &w.in[0]; it.kind == zhttp.Data && s.credits < len(it.data) {
 			w.mu.Unlock()
 			return true
 		}
-		var item wsItem
-		if it.kind == zhttp.Data && len(it.data) > s.credits {
-			// Split to fit the credits; the rest waits for more.
-			item = wsItem{kind: zhttp.Data, data: it.data[:s.credits], binary: it.binary, more: true}
-			it.data = it.data[s.credits:]
-		} else {
-			item = *it
-			w.in = w.in[1:]
-		}
+		item := w.in[0]
+		w.in = w.in[1:]
 		w.inBytes -= len(item.data)
 		w.mu.Unlock()
 		wake(w.space)
