@@ -20,11 +20,17 @@ var errSessionClosed = errors.New("connmgr: session closed")
 // sessions in 450 slots of 100 ms, so each session sends a keep-alive once
 // per 45 s cycle, and drops a session that heard nothing from its
 // responder for 60 s.
-const (
-	kaSlots        = 450
+const kaSlots = 450
+
+// The timing is variable only so in-package tests can run a keep-alive
+// cycle or an expiry in milliseconds; nothing else changes it.
+var (
 	kaTick         = 100 * time.Millisecond
 	sessionExpire  = 60 * time.Second
 	expiryInterval = time.Second
+)
+
+const (
 	// maxMultiIDs is the most ids batched into one list-form packet
 	// (pushpin and condure both cap batches at 128).
 	maxMultiIDs = 128
@@ -57,6 +63,8 @@ type streamClient struct {
 	batches  map[string]*kaBatch
 
 	dispatchDrops uint64 // packets for unknown sessions (owner: SUB goroutine)
+
+	tick, expireAfter, expiryEvery time.Duration // copied from the package timing
 }
 
 type kaBatch struct {
@@ -71,6 +79,8 @@ func newStreamClient(ctx context.Context, zc *zmqx.Context, cfg *Config) (*strea
 		ctx:      ctx,
 		sessions: make(map[string]*session),
 		batches:  make(map[string]*kaBatch),
+
+		tick: kaTick, expireAfter: sessionExpire, expiryEvery: expiryInterval,
 	}
 	for i := range z.slots {
 		z.slots[i] = make(map[*session]struct{})
@@ -240,7 +250,7 @@ func (z *streamClient) deliver(id []byte, p *zhttp.Packet, now time.Time) {
 // runWheel sends keep-alives, a slot every 100 ms, and expires silent
 // sessions. It returns when ctx is done. Owner: Server.Run.
 func (z *streamClient) runWheel(ctx context.Context) {
-	tick := time.NewTicker(kaTick)
+	tick := time.NewTicker(z.tick)
 	defer tick.Stop()
 	var due []*session
 	lastExpiry := time.Now()
@@ -257,7 +267,7 @@ func (z *streamClient) runWheel(ctx context.Context) {
 			}
 			z.regMu.Unlock()
 			z.keepAlives(due)
-			if now.Sub(lastExpiry) >= expiryInterval {
+			if now.Sub(lastExpiry) >= z.expiryEvery {
 				lastExpiry = now
 				z.expire(now)
 			}
@@ -309,7 +319,7 @@ func (z *streamClient) keepAlives(due []*session) {
 
 // expire tells connections whose session heard nothing for 60 s.
 func (z *streamClient) expire(now time.Time) {
-	limit := now.Add(-sessionExpire).UnixNano()
+	limit := now.Add(-z.expireAfter).UnixNano()
 	var expired []*session
 	z.regMu.RLock()
 	for _, s := range z.sessions {

@@ -72,6 +72,7 @@ type Responder struct {
 	pub    *zmqx.Actor
 	router *zmqx.Actor
 	in     chan Msg
+	subbed chan struct{} // closed when the initiator's subscription arrives
 }
 
 // StreamSpecs derives condure's three stream endpoints from a
@@ -104,7 +105,7 @@ func New(base string, opts Options) (*Responder, error) {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &Responder{id: opts.ID, zc: zc, cancel: cancel, in: make(chan Msg, 4096)}
+	r := &Responder{id: opts.ID, zc: zc, cancel: cancel, in: make(chan Msg, 4096), subbed: make(chan struct{})}
 	fail := func(err error) (*Responder, error) {
 		cancel()
 		zc.Close()
@@ -146,7 +147,19 @@ func New(base string, opts Options) (*Responder, error) {
 	if err != nil {
 		return fail(err)
 	}
-	r.pub, err = zmqx.NewActor(ctx, zc, zmqx.Config{Name: "test-pub", Type: zmq4.PUB, Endpoint: ep(in)})
+	// An XPUB rather than a PUB: it reports the initiator's subscription,
+	// so a test can wait for it instead of sleeping (PUB/SUB joins are
+	// asynchronous and early messages are silently lost).
+	var once bool
+	r.pub, err = zmqx.NewActor(ctx, zc, zmqx.Config{
+		Name: "test-pub", Type: zmq4.XPUB, Endpoint: ep(in),
+		Handler: func(_ *zmqx.Actor, msg [][]byte) {
+			if len(msg) == 1 && len(msg[0]) > 0 && msg[0][0] == 1 && !once {
+				once = true
+				close(r.subbed)
+			}
+		},
+	})
 	if err != nil {
 		return fail(err)
 	}
@@ -174,6 +187,17 @@ func (r *Responder) Recv(timeout time.Duration) (Msg, error) {
 		return m, nil
 	case <-t.C:
 		return Msg{}, ErrTimeout
+	}
+}
+
+// WaitSubscribed waits until an initiator has subscribed to this
+// responder's publisher.
+func (r *Responder) WaitSubscribed(timeout time.Duration) error {
+	select {
+	case <-r.subbed:
+		return nil
+	case <-time.After(timeout):
+		return errors.New("zhttptest: no subscription arrived")
 	}
 }
 
