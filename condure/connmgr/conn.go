@@ -326,7 +326,28 @@ func (c *conn) rejectHead(err error) error {
 	c.srv.stats.badRequests.Add(1)
 	c.srv.log.Debug("rejecting request", "peer", c.nc.RemoteAddr().String(), "status", code, "err", err)
 	c.sendSimple(1, code, err.Error()+"\n")
+	c.lingerClose()
 	return err
+}
+
+// lingerClose half-closes and discards what the client still sends, for a
+// bounded time and amount, so that closing with unread input does not
+// reset the connection before the client has read our error response.
+func (c *conn) lingerClose() {
+	if cw, ok := c.nc.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+	}
+	c.deadline = 0
+	c.nc.SetReadDeadline(time.Now().Add(time.Second))
+	for i := 0; i < 64 && c.rdErr == nil; i++ {
+		c.consume(c.w - c.r)
+		c.readable = true // read straight into a buffer
+		c.armRead()
+		if !c.reading {
+			return
+		}
+		c.gotRead(<-c.rdRes)
+	}
 }
 
 func (c *conn) sendSimple(minor, code int, body string) {
