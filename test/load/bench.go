@@ -165,6 +165,7 @@ func Bench(ctx context.Context, opts Options) (*Report, error) {
 	}
 	defer e.origin.Close()
 
+	startFailed := map[Impl]error{}
 	for _, w := range workloads(opts.Sizes) {
 		if !selected(opts.Only, w.group) {
 			continue
@@ -182,7 +183,23 @@ func Bench(ctx context.Context, opts Options) (*Report, error) {
 			if ctx.Err() != nil {
 				break
 			}
-			m, secs, runErr := runOne(ctx, e, opts, w, impl)
+			var (
+				m      map[string]float64
+				secs   float64
+				runErr error
+			)
+			if prev := startFailed[impl]; prev != nil {
+				// A stack that could not start once will not start now:
+				// retrying would only spend the run's time budget on
+				// start-up timeouts.
+				runErr = fmt.Errorf("not run: the stack failed to start for an earlier workload: %w", prev)
+			} else {
+				m, secs, runErr = runOne(ctx, e, opts, w, impl)
+				var se *startError
+				if errors.As(runErr, &se) {
+					startFailed[impl] = se.err
+				}
+			}
 			for i, r := range results {
 				run := &Run{Seconds: secs}
 				if runErr != nil {
@@ -247,6 +264,12 @@ func charsToString(cs []int8) string {
 	return string(b)
 }
 
+// startError is a stack's failure to start.
+type startError struct{ err error }
+
+func (e *startError) Error() string { return e.err.Error() }
+func (e *startError) Unwrap() error { return e.err }
+
 // runOne starts impl's stack in a fresh dir, runs w against it and stops
 // it, all within the run timeout.
 func runOne(ctx context.Context, e *env, opts Options, w workload, impl Impl) (map[string]float64, float64, error) {
@@ -264,8 +287,13 @@ func runOne(ctx context.Context, e *env, opts Options, w workload, impl Impl) (m
 	e.log("%s %s: starting the stack in %s", w.group, impl, dir)
 	st, err := StartStack(ctx, StackConfig{Impl: impl, Runner: runner, Origin: e.origin.Addr(), Dir: dir, LogLevel: opts.LogLevel})
 	if err != nil {
+		if _, serr := os.Stat(filepath.Join(dir, "log")); serr != nil {
+			_ = os.RemoveAll(dir) // nothing was started: no logs to keep
+		} else {
+			err = fmt.Errorf("%w (logs kept in %s)", err, dir)
+		}
 		e.log("%s %s: %v", w.group, impl, oneLine(err.Error()))
-		return nil, time.Since(t0).Seconds(), err
+		return nil, time.Since(t0).Seconds(), &startError{err}
 	}
 	m, runErr := w.run(ctx, e, st)
 	if dead := st.deadChildren(); dead != "" {
