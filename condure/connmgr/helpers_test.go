@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"regexp"
 	"runtime"
 	"strings"
@@ -89,6 +90,10 @@ func start(t *testing.T, mod func(*Config)) *testEnv {
 			t.Error("Run did not return")
 		}
 		r.Close()
+		// Shutdown releases the ipc socket files it bound.
+		if left, _ := filepath.Glob(strings.TrimPrefix(base, "ipc://") + "-*"); len(left) > 0 {
+			t.Errorf("ipc files left after shutdown: %v", left)
+		}
 		deadline := time.Now().Add(wait)
 		for runtime.NumGoroutine() > goroutines+2 && time.Now().Before(deadline) {
 			time.Sleep(10 * time.Millisecond)

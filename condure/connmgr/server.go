@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -111,7 +112,10 @@ func (s *Server) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer zc.Close()
+	defer func() {
+		zc.Close()
+		s.removeIPCFiles()
+	}()
 	zctx, zcancel := context.WithCancel(context.Background())
 	defer zcancel()
 
@@ -284,6 +288,35 @@ func (s *Server) listen(lc Listener) (*listener, error) {
 		l.tls = newTLSConfig(s.cfg.TLSIdentitiesDir, lc.DefaultCert, s.log)
 	}
 	return l, nil
+}
+
+// removeIPCFiles deletes the socket files of our ipc binds: libzmq leaves
+// them behind when a context is terminated, and a stale file would be
+// mistaken for a live endpoint by the next start's peers.
+func (s *Server) removeIPCFiles() {
+	if s.cfg.ZClientConnect {
+		return
+	}
+	var specs []string
+	if s.zs != nil {
+		for _, b := range s.cfg.ZClientStream {
+			if ep, err := streamSpecs(b); err == nil {
+				specs = append(specs, ep.out, ep.outStream, ep.in)
+			}
+		}
+	}
+	if s.zr != nil {
+		specs = append(specs, s.cfg.ZClientReq...)
+	}
+	for _, spec := range specs {
+		path, ok := strings.CutPrefix(spec, "ipc://")
+		if !ok || path == "" || path == "*" || strings.HasPrefix(path, "@") {
+			continue
+		}
+		if fi, err := os.Lstat(path); err == nil && fi.Mode().Type() == fs.ModeSocket {
+			os.Remove(path)
+		}
+	}
 }
 
 // soReusePort is SO_REUSEPORT on Linux.
