@@ -215,7 +215,8 @@ type Exchange struct {
 
 	mu        sync.Mutex
 	head      *Head
-	buf       []byte
+	buf       []byte // decoded body; bytes before off are consumed
+	off       int
 	eof       bool
 	err       *Error
 	written   int
@@ -276,25 +277,37 @@ func (x *Exchange) Head() *Head {
 func (x *Exchange) Buffered() int {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	return len(x.buf)
+	return len(x.buf) - x.off
 }
 
 // Read takes up to max buffered body bytes (all of them when max < 0).
 func (x *Exchange) Read(max int) []byte {
+	out := x.ReadAppend(nil, max)
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+// ReadAppend appends up to max buffered body bytes (all when max < 0) to
+// dst, so a caller can reuse one buffer for every packet.
+func (x *Exchange) ReadAppend(dst []byte, max int) []byte {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	n := len(x.buf)
+	n := len(x.buf) - x.off
 	if max >= 0 && max < n {
 		n = max
 	}
 	if n == 0 {
-		return nil
+		return dst
 	}
-	out := make([]byte, n)
-	copy(out, x.buf)
-	x.buf = append(x.buf[:0], x.buf[n:]...)
+	dst = append(dst, x.buf[x.off:x.off+n]...)
+	x.off += n
+	if x.off == len(x.buf) {
+		x.buf, x.off = x.buf[:0], 0
+	}
 	wake(x.space)
-	return out
+	return dst
 }
 
 // Pending reports, consistently, how many decoded body bytes are waiting
@@ -302,7 +315,7 @@ func (x *Exchange) Read(max int) []byte {
 func (x *Exchange) Pending() (buffered int, done bool) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	return len(x.buf), x.eof
+	return len(x.buf) - x.off, x.eof
 }
 
 // Done reports whether the whole response has been received (the body may
@@ -794,10 +807,21 @@ func (x *Exchange) readResponse(pc *pconn, h *respHead, streaming bool) error {
 		x.signal()
 	}
 
-	scratch := make([]byte, 32*1024)
+	// The read buffer starts small and doubles while reads fill it, up to
+	// BufferSize (libcurl gives every transfer a CURLOPT_BUFFERSIZE
+	// buffer): a fast origin then travels in large packets, which is what
+	// keeps the initiator's per-packet cost low, while small responses
+	// never hold a large buffer.
+	scratch := make([]byte, 16*1024)
 	for {
 		x.mu.Lock()
-		room := BufferSize - len(x.buf)
+		if x.off > 0 && x.off >= len(x.buf)/2 {
+			// Compact only when the consumed part dominates, so each byte
+			// moves a bounded number of times.
+			x.buf = x.buf[:copy(x.buf, x.buf[x.off:])]
+			x.off = 0
+		}
+		room := BufferSize - (len(x.buf) - x.off)
 		x.mu.Unlock()
 		if room <= 0 {
 			select {
@@ -811,8 +835,11 @@ func (x *Exchange) readResponse(pc *pconn, h *respHead, streaming bool) error {
 		if n > 0 {
 			x.mu.Lock()
 			x.buf = append(x.buf, scratch[:n]...)
-			full := len(x.buf) >= BufferSize
+			full := len(x.buf)-x.off >= BufferSize
 			x.mu.Unlock()
+			if n == len(scratch) && len(scratch) < BufferSize {
+				scratch = make([]byte, min(2*len(scratch), BufferSize))
+			}
 			// Keep reading what is already here (and the end of a body
 			// whose length is used up) before telling the session, so the
 			// final data and the end of the response travel together.

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -357,4 +358,35 @@ func TestMalformedPackets(t *testing.T) {
 		}
 	}
 	e.expectNone(100 * time.Millisecond)
+}
+
+func TestShutdownRemovesIPCFiles(t *testing.T) {
+	dir, err := os.MkdirTemp("", "zu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	cfg := config.Defaults()
+	cfg.InstanceID = "zurl-stop"
+	cfg.InSpec, cfg.InStreamSpec, cfg.OutSpec = "ipc://"+dir+"/in", "ipc://"+dir+"/is", "ipc://"+dir+"/out"
+	srv, err := New(Options{Config: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	waitFor(t, "ipc files", func() bool {
+		_, err := os.Stat(dir + "/out")
+		return err == nil
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"in", "is", "out"} {
+		if _, err := os.Stat(dir + "/" + f); !os.IsNotExist(err) {
+			t.Errorf("%s left behind (%v)", f, err)
+		}
+	}
 }

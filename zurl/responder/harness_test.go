@@ -25,7 +25,7 @@ import (
 const testZurlID = "zurl-test"
 
 type testEnv struct {
-	t    *testing.T
+	t    testing.TB
 	srv  *Server
 	cfg  config.Config
 	dir  string
@@ -37,7 +37,12 @@ type envOpt func(*config.Config, *Options)
 
 // startEnv runs a responder on ipc sockets in a short temp dir (ipc paths
 // are limited to ~100 bytes) and connects an initiator.
-func startEnv(t *testing.T, opts ...envOpt) *testEnv {
+func startEnv(t *testing.T, opts ...envOpt) *testEnv { return startEnvTB(t, true, opts...) }
+
+// startEnvB is startEnv for benchmarks (no per-line logging).
+func startEnvB(b *testing.B, opts ...envOpt) *testEnv { return startEnvTB(b, false, opts...) }
+
+func startEnvTB(t testing.TB, logs bool, opts ...envOpt) *testEnv {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "zu")
 	if err != nil {
@@ -51,7 +56,10 @@ func startEnv(t *testing.T, opts ...envOpt) *testEnv {
 	cfg.OutSpec = "ipc://" + filepath.Join(dir, "out")
 	cfg.InReqSpec = "ipc://" + filepath.Join(dir, "req")
 	cfg.Policy = policy.New(policy.Allow, nil, nil)
-	o := Options{Log: zlog.New(testWriter{t}, zlog.Debug)}
+	o := Options{}
+	if logs {
+		o.Log = zlog.New(testWriter{t}, zlog.Debug)
+	}
 	for _, f := range opts {
 		f(&cfg, &o)
 	}
@@ -83,7 +91,7 @@ func startEnv(t *testing.T, opts ...envOpt) *testEnv {
 	return e
 }
 
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(b []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(b), "\n"))

@@ -16,6 +16,7 @@ type httpState struct {
 	sentHead  bool
 	bodySent  bool   // the initiator finished sending the request body
 	inbuf     []byte // non-stream mode: the whole body
+	readBuf   []byte // stream mode: reused for each packet's body
 }
 
 func (s *session) runHTTP(p *zhttp.Packet) {
@@ -92,7 +93,27 @@ func (s *session) runHTTP(p *zhttp.Packet) {
 	for {
 		select {
 		case m := <-s.inbox:
-			if !s.httpPacket(st, m) {
+			// Take whatever else is queued before answering: credits
+			// often arrive in bursts (pushpin-proxy relays condure's
+			// small grants), and one update then sends one larger packet.
+			update := false
+			for n := 0; ; n++ {
+				cont, upd := s.httpPacket(st, m)
+				if !cont {
+					return
+				}
+				update = update || upd
+				if n == inboxSize {
+					break
+				}
+				select {
+				case m = <-s.inbox:
+					continue
+				default:
+				}
+				break
+			}
+			if update && !s.httpUpdate(st) {
 				return
 			}
 		case <-st.x.Notify():
@@ -119,17 +140,17 @@ func (s *session) runHTTP(p *zhttp.Packet) {
 	}
 }
 
-// httpPacket handles a later packet from the initiator; false ends the
-// session.
-func (s *session) httpPacket(st *httpState, m inMsg) bool {
+// httpPacket handles a later packet from the initiator. cont false ends
+// the session; update asks for an httpUpdate (new credits).
+func (s *session) httpPacket(st *httpState, m inMsg) (cont, update bool) {
 	if !s.checkSeq(m) {
-		return false
+		return false, false
 	}
 	p := m.p
 	if p.Type == zhttp.Data {
 		if st.bodySent {
 			s.respondError(zhttp.CondBadRequest)
-			return false
+			return false, false
 		}
 		s.refreshActivity()
 		st.x.WriteBody(p.Body)
@@ -138,10 +159,7 @@ func (s *session) httpPacket(st *httpState, m inMsg) bool {
 			st.x.EndBody()
 		}
 	}
-	if p.Has&zhttp.HasCredits != 0 {
-		return s.httpUpdate(st)
-	}
-	return true
+	return true, p.Has&zhttp.HasCredits != 0
 }
 
 // httpUpdate moves what the exchange has to the initiator; false ends the
@@ -198,7 +216,8 @@ func (s *session) httpUpdate(st *httpState) bool {
 		if s.quiet {
 			limit = -1
 		}
-		buf := x.Read(limit)
+		buf := x.ReadAppend(st.readBuf[:0], limit)
+		st.readBuf = buf[:0]
 		if len(buf) > 0 && st.maxSize >= 0 && st.received+len(buf) > st.maxSize {
 			s.respondError(zhttp.CondMaxSizeExceeded)
 			return false

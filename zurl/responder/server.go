@@ -20,6 +20,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -138,11 +140,19 @@ func (s *Server) Run(ctx context.Context) error {
 		return fmt.Errorf("zmq context: %w", err)
 	}
 	var actors []*zmqx.Actor
+	var ipcFiles []string
 	shutdown := func() {
 		cancel()
 		s.wg.Wait()
 		zc.Close()
 		s.client.Close()
+		// libzmq leaves the socket files of ipc binds behind; remove ours
+		// so a stopped zurl leaves a clean run dir.
+		for _, f := range ipcFiles {
+			if err := os.Remove(f); err != nil && !os.IsNotExist(err) {
+				s.log.Warnf("removing %s: %v", f, err)
+			}
+		}
 	}
 	bind := func(name, spec string, typ zmq4.Type, h zmqx.Handler, opts ...zmqx.SocketOption) (*zmqx.Actor, error) {
 		specs, err := zmqx.ParseSpecs(spec)
@@ -157,6 +167,9 @@ func (s *Server) Run(ctx context.Context) error {
 			return nil, fmt.Errorf("unable to bind to %s: %s: %w", name, spec, err)
 		}
 		actors = append(actors, a)
+		if path, ok := strings.CutPrefix(specs[0], "ipc://"); ok && path != "" && path[0] != '@' && !strings.Contains(path, "*") {
+			ipcFiles = append(ipcFiles, path)
+		}
 		return a, nil
 	}
 
@@ -325,7 +338,9 @@ func (s *Server) decode(msg []byte) (*zhttp.Packet, zhttp.Format, bool) {
 	}
 	from, id, typ := str("from"), str("id"), string(str("type"))
 	if typ != "error" && typ != "cancel" && len(from) > 0 && len(id) > 0 && s.pub != nil {
-		s.publish(f, from, &zhttp.Packet{ID: id, Type: zhttp.Error, Condition: zhttp.CondBadRequest})
+		// zurl's app-level replies are always tnetstrings, whatever the
+		// request's format.
+		s.publish(zhttp.FormatT, from, &zhttp.Packet{ID: id, Type: zhttp.Error, Condition: zhttp.CondBadRequest})
 	}
 	return nil, 0, false
 }
@@ -360,7 +375,7 @@ func (s *Server) handleStream(_ *zmqx.Actor, msg [][]byte) {
 		s.log.Warnf("received message with invalid framing (%v), skipping", err)
 		return
 	}
-	p, f, ok := s.decode(body)
+	p, _, ok := s.decode(body)
 	if !ok {
 		return
 	}
@@ -391,7 +406,7 @@ func (s *Server) handleStream(_ *zmqx.Actor, msg [][]byte) {
 			if p.Type != zhttp.Error && p.Type != zhttp.Cancel && len(p.From) > 0 && s.pub != nil {
 				// zurl answers packets for unknown sessions with a bare
 				// cancel (no from, no seq).
-				s.publish(f, p.From, &zhttp.Packet{ID: t.id, Type: zhttp.Cancel})
+				s.publish(zhttp.FormatT, p.From, &zhttp.Packet{ID: t.id, Type: zhttp.Cancel})
 			}
 			continue
 		}
