@@ -297,10 +297,10 @@ func runOne(ctx context.Context, e *env, opts Options, w workload, impl Impl) (m
 	}
 	m, runErr := w.run(ctx, e, st)
 	if dead := st.deadChildren(); dead != "" {
-		runErr = errors.Join(runErr, fmt.Errorf("%s during the workload%s", dead, st.logTail()))
+		runErr = joinErrs(runErr, fmt.Errorf("%s during the workload%s", dead, st.logTail()))
 	}
 	if stopErr := st.Stop(); stopErr != nil {
-		runErr = errors.Join(runErr, stopErr)
+		runErr = joinErrs(runErr, stopErr)
 	}
 	if runErr != nil {
 		e.log("%s %s: %v (logs kept in %s)", w.group, impl, oneLine(runErr.Error()), dir)
@@ -357,7 +357,7 @@ func getMetrics(r GetResult) map[string]float64 {
 var (
 	w1Keys     = []string{"req_per_s", "p50_ms", "p99_ms", "max_ms", "errors", "tool_cpu_pct", "stack_cpu_pct"}
 	fanoutKeys = []string{"connected", "retried", "failed", "delivered_pct", "delivered", "expected", "dupes", "deliveries_per_s",
-		"p50_ms", "p99_ms", "max_ms", "burst_p50_ms", "burst_max_ms", "tool_cpu_pct", "stack_cpu_pct"}
+		"fanout_per_s", "p50_ms", "p99_ms", "max_ms", "burst_p50_ms", "burst_max_ms", "tool_cpu_pct", "stack_cpu_pct"}
 	w3Keys = []string{"connected", "retried", "failed", "delivered_pct", "delivered", "expected", "dupes", "publishes_per_s",
 		"deliveries_per_s", "p50_ms", "p99_ms", "max_ms", "tool_cpu_pct", "stack_cpu_pct"}
 	w5Keys = []string{"rss_idle_kib", "rss_held_kib", "kib_per_conn", "procs"}
@@ -451,7 +451,7 @@ func runFanout(ctx context.Context, e *env, st *Stack, id string, n int, f Forma
 	errs := []error{dialErr(dr, n)}
 	e.log("%s %s: %d connected (%d attempts retried), %d failed in %.1fs; warming up", id, st.Impl, dr.OK, dr.Retried, dr.Failed, dr.Elapsed.Seconds())
 	pub := NewPublisher(st.PublishURL(), f)
-	if _, err := warmUp(ctx, pub, sink, 250*time.Millisecond, s.WarmTimeout); err != nil {
+	if _, err := warmUp(ctx, pub, sink, 300*time.Millisecond, s.WarmTimeout); err != nil {
 		errs = append(errs, err)
 	}
 	e.log("%s %s: publishing %d messages at %g/s", id, st.Impl, s.Publishes, s.PublishRate)
@@ -464,11 +464,27 @@ func runFanout(ctx context.Context, e *env, st *Stack, id string, n int, f Forma
 		errs = append(errs, err)
 	}
 	fs := sink.Stats(pubNs, firstNonZero(pubNs))
+	errs = append(errs, deliveryErr(fs, s.DrainIdle))
 	out := fanoutMetrics(fs)
 	out["connected"], out["failed"], out["retried"] = float64(dr.OK), float64(dr.Failed), float64(dr.Retried)
 	out["tool_cpu_pct"], out["stack_cpu_pct"] = tool, stack
 	e.log("%s %s: delivered %d/%d, p99 %.1f ms, %.0f deliveries/s", id, st.Impl, fs.Delivered, fs.Expected, ms(fs.Latency.P99), fs.DeliveriesPerSec)
-	return out, errors.Join(errs...)
+	return out, joinErrs(errs...)
+}
+
+// deliveryErr reports missing or duplicated deliveries.
+func deliveryErr(fs FanoutStats, idle time.Duration) error {
+	var errs []error
+	if fs.Delivered < fs.Expected {
+		errs = append(errs, fmt.Errorf("%d of %d deliveries arrived (none for %v at the end)", fs.Delivered, fs.Expected, idle))
+	}
+	if fs.Dupes > 0 {
+		errs = append(errs, fmt.Errorf("%d duplicate deliveries", fs.Dupes))
+	}
+	if fs.Bad > 0 {
+		errs = append(errs, fmt.Errorf("%d malformed messages", fs.Bad))
+	}
+	return joinErrs(errs...)
 }
 
 func fanoutMetrics(fs FanoutStats) map[string]float64 {
@@ -482,6 +498,7 @@ func fanoutMetrics(fs FanoutStats) map[string]float64 {
 		"delivered_pct":    pct,
 		"dupes":            float64(fs.Dupes),
 		"deliveries_per_s": fs.DeliveriesPerSec,
+		"fanout_per_s":     fs.FanoutPerSec,
 		"p50_ms":           ms(fs.Latency.P50),
 		"p99_ms":           ms(fs.Latency.P99),
 		"max_ms":           ms(fs.Latency.Max),
@@ -545,7 +562,7 @@ func runChannels(ctx context.Context, e *env, st *Stack) (map[string]float64, er
 	errs := []error{dialErr(dr, n)}
 	e.log("w3 %s: %d connected (%d attempts retried), %d failed in %.1fs; warming up", st.Impl, dr.OK, dr.Retried, dr.Failed, dr.Elapsed.Seconds())
 	pub := NewPublisher(st.PublishURL(), HTTPStream)
-	if _, err := warmUp(ctx, pub, sink, 500*time.Millisecond, s.WarmTimeout); err != nil {
+	if _, err := warmUp(ctx, pub, sink, 300*time.Millisecond, s.WarmTimeout); err != nil {
 		errs = append(errs, err)
 	}
 	perRound := (n + s.BatchSize - 1) / s.BatchSize
@@ -597,12 +614,13 @@ func runChannels(ctx context.Context, e *env, st *Stack) (map[string]float64, er
 		errs = append(errs, fmt.Errorf("%d of %d publish POSTs failed (first: %v)", f, total, firstErr.Load()))
 	}
 	fs := sink.Stats(pubNs, firstNonZero(pubNs))
+	errs = append(errs, deliveryErr(fs, s.DrainIdle))
 	out := fanoutMetrics(fs)
 	out["publishes_per_s"] = perSecond(items.Load(), postElapsed)
 	out["connected"], out["failed"], out["retried"] = float64(dr.OK), float64(dr.Failed), float64(dr.Retried)
 	out["tool_cpu_pct"], out["stack_cpu_pct"] = tool, stack
 	e.log("w3 %s: %.0f publishes/s, delivered %d/%d, %.0f deliveries/s", st.Impl, out["publishes_per_s"], fs.Delivered, fs.Expected, fs.DeliveriesPerSec)
-	return out, errors.Join(errs...)
+	return out, joinErrs(errs...)
 }
 
 // storeEarliest stores v into *a when *a is still zero or holds a later
@@ -635,7 +653,7 @@ func runHeld(ctx context.Context, e *env, st *Stack) (map[string]float64, error)
 	errs := []error{dialErr(dr, s.Held)}
 	e.log("w5/w6 %s: %d connected, %d failed in %.1fs (%.0f/s); warming up", st.Impl, dr.OK, dr.Failed, dr.Elapsed.Seconds(), dr.PerSec)
 	pub := NewPublisher(st.PublishURL(), HTTPStream)
-	if _, err := warmUp(ctx, pub, sink, 250*time.Millisecond, s.WarmTimeout); err != nil {
+	if _, err := warmUp(ctx, pub, sink, 300*time.Millisecond, s.WarmTimeout); err != nil {
 		errs = append(errs, err)
 	}
 	held := st.Usage()
@@ -657,5 +675,5 @@ func runHeld(ctx context.Context, e *env, st *Stack) (map[string]float64, error)
 	if err := clients.Close(); err != nil {
 		errs = append(errs, err)
 	}
-	return out, errors.Join(errs...)
+	return out, joinErrs(errs...)
 }

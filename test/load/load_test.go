@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"math"
 	"net/http"
@@ -124,15 +125,15 @@ func TestEvaluate(t *testing.T) {
 		{
 			name: "w2 fast, complete, low latency",
 			r: &Result{Kind: "w2", Runs: map[Impl]*Run{
-				Ours:    run(map[string]float64{"deliveries_per_s": 30000, "delivered_pct": 100, "p99_ms": 100}),
-				Pushpin: run(map[string]float64{"deliveries_per_s": 10000, "delivered_pct": 100, "p99_ms": 1100})}},
+				Ours:    run(map[string]float64{"fanout_per_s": 30000, "delivered_pct": 100, "p99_ms": 100}),
+				Pushpin: run(map[string]float64{"fanout_per_s": 10000, "delivered_pct": 100, "p99_ms": 1100})}},
 			want: []bool{true, true, true},
 		},
 		{
 			name: "w4 one message lost, p99 over",
 			r: &Result{Kind: "w4", Runs: map[Impl]*Run{
-				Ours:    run(map[string]float64{"deliveries_per_s": 30000, "delivered_pct": 99.99, "p99_ms": 100.5}),
-				Pushpin: run(map[string]float64{"deliveries_per_s": 10000, "delivered_pct": 100, "p99_ms": 9000})}},
+				Ours:    run(map[string]float64{"fanout_per_s": 30000, "delivered_pct": 99.99, "p99_ms": 100.5}),
+				Pushpin: run(map[string]float64{"fanout_per_s": 10000, "delivered_pct": 100, "p99_ms": 9000})}},
 			want: []bool{true, false, false},
 		},
 		{
@@ -178,7 +179,7 @@ func TestEvaluate(t *testing.T) {
 func TestReportOutput(t *testing.T) {
 	r := &Result{ID: "w1", Kind: "w1", Title: "proxied GETs", Keys: w1Keys, Runs: map[Impl]*Run{
 		Ours:    {Error: "our condure binary /x/bin/condure is missing\nmore detail"},
-		Pushpin: run(map[string]float64{"req_per_s": 3400, "p99_ms": 12.5}),
+		Pushpin: run(map[string]float64{"req_per_s": 3400, "p99_ms": 12.5, "tool_cpu_pct": 95}),
 	}, Origin: run(map[string]float64{"req_per_s": 73000})}
 	r.Finish()
 	rep := &Report{Mode: "quick", Results: []*Result{r}}
@@ -187,7 +188,7 @@ func TestReportOutput(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := b.String()
-	for _, want := range []string{"FAILED", "3400", "73000", "ours error: our condure binary", "[FAIL] requests/s ≥ 5× Pushpin", "targets: 0 of 2 pass"} {
+	for _, want := range []string{"FAILED", "3400", "73000", "ours error: our condure binary", "[FAIL] requests/s ≥ 5× Pushpin", "targets: 0 of 2 pass", "the tool used 95% of a core during pushpin's run"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}
@@ -223,6 +224,9 @@ func TestSinkReceive(t *testing.T) {
 	// seq 2 at 150 (100 after 50).
 	if st.Latency.P50 != 100 || st.Latency.Max != 100 || st.Burst.Max != 100 || st.Burst.N != 2 {
 		t.Errorf("latency %+v burst %+v", st.Latency, st.Burst)
+	}
+	if want := 2 / (100 * time.Nanosecond).Seconds(); math.Abs(st.FanoutPerSec-want) > 1 {
+		t.Errorf("fan-out %v/s, want %v/s", st.FanoutPerSec, want)
 	}
 	if got := s.unwarmedChannels(); len(got) != 1 || got[0] != "c" {
 		t.Errorf("unwarmed channels %v", got)
@@ -302,5 +306,28 @@ func TestOriginWebSocketEvents(t *testing.T) {
 				t.Errorf("events %q, want %q", body, wsevents.Encode(tc.want))
 			}
 		})
+	}
+}
+
+func TestJoinErrs(t *testing.T) {
+	a, b := errors.New("a failed"), errors.New("b failed")
+	tests := []struct {
+		name string
+		errs []error
+		want string
+	}{
+		{"none", nil, ""},
+		{"all nil", []error{nil, nil}, ""},
+		{"one", []error{nil, a}, "a failed"},
+		{"two", []error{a, nil, b}, "a failed; b failed"},
+	}
+	for _, tc := range tests {
+		got := joinErrs(tc.errs...)
+		if (got == nil) != (tc.want == "") || (got != nil && got.Error() != tc.want) {
+			t.Errorf("%s: joinErrs = %v, want %q", tc.name, got, tc.want)
+		}
+	}
+	if got := joinErrs(nil, a); got != a {
+		t.Error("a single error is not returned as is")
 	}
 }

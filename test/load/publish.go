@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"sync/atomic"
 	"time"
 )
 
@@ -79,19 +81,26 @@ func (p *Publisher) Publish(ctx context.Context, msgs []Msg) error {
 	return nil
 }
 
-// warmUp publishes warm-up messages to every channel whose connected
-// subscribers have not all received one, in batches of 100 items, every interval, until
-// every connected subscriber is warm or the timeout passes. It then waits until no
-// warm-up message has arrived for quiet (at most 5 s), so stragglers do not
-// overlap the measured messages. It returns how many subscribers are warm.
-func warmUp(ctx context.Context, pub *Publisher, sink *Sink, interval, timeout time.Duration) (int64, error) {
+// warmUp makes sure every connected subscriber is subscribed before the
+// measured messages go out: it publishes a warm-up message to every channel
+// that has a connected subscriber without one, waits until that burst has
+// been delivered (no warm-up message arrived for settle), and repeats. It
+// stops when every connected subscriber is warm, when a round brought no
+// new warm subscriber for stallRounds rounds in a row (a subscriber the
+// stack lost), or at the timeout. Waiting for each burst to land before the
+// next keeps a slow stack from being flooded with warm-up messages that
+// would still be queued when the measurement starts.
+func warmUp(ctx context.Context, pub *Publisher, sink *Sink, settle, timeout time.Duration) (int64, error) {
+	const stallRounds = 3
 	deadline := time.Now().Add(timeout)
 	var lastErr error
-	for round := 0; round < 100000 && time.Now().Before(deadline) && ctx.Err() == nil; round++ {
+	stalled := 0
+	for round := 0; round < 1000 && time.Now().Before(deadline) && ctx.Err() == nil; round++ {
 		chans := sink.unwarmedChannels()
 		if len(chans) == 0 {
 			break
 		}
+		before := sink.Warmed()
 		for i := 0; i < len(chans); i += 100 {
 			batch := make([]Msg, 0, 100)
 			for _, ch := range chans[i:min(i+100, len(chans))] {
@@ -101,27 +110,43 @@ func warmUp(ctx context.Context, pub *Publisher, sink *Sink, interval, timeout t
 				lastErr = err
 			}
 		}
-		waitUntil(ctx, time.Now().Add(interval), func() bool { return sink.Warmed() >= sink.NumConnected() })
-	}
-	// Quiet period: no warm-up message for 300 ms, bounded at 5 s.
-	quietEnd := time.Now().Add(5 * time.Second)
-	last := sink.warmRecv.Load()
-	for time.Now().Before(quietEnd) && ctx.Err() == nil {
-		time.Sleep(300 * time.Millisecond)
-		cur := sink.warmRecv.Load()
-		if cur == last {
+		waitQuiet(ctx, &sink.warmRecv, settle, deadline)
+		if sink.Warmed() > before {
+			stalled = 0
+		} else if stalled++; stalled >= stallRounds {
 			break
 		}
-		last = cur
 	}
 	w, c := sink.Warmed(), sink.NumConnected()
 	if w < c {
+		msg := fmt.Sprintf("%d of %d connected subscribers never received a warm-up message (lost by the stack)", c-w, c)
 		if lastErr != nil {
-			return w, fmt.Errorf("only %d of %d connected subscribers received a warm-up message within %v (last publish error: %v)", w, c, timeout, lastErr)
+			msg += fmt.Sprintf("; last publish error: %v", lastErr)
 		}
-		return w, fmt.Errorf("only %d of %d connected subscribers received a warm-up message within %v", w, c, timeout)
+		return w, errors.New(msg)
 	}
 	return w, nil
+}
+
+// waitQuiet waits until counter has first moved and then not moved for
+// settle, or until settle×20 passed without it moving at all, bounded by
+// deadline.
+func waitQuiet(ctx context.Context, counter *atomic.Int64, settle time.Duration, deadline time.Time) {
+	start := counter.Load()
+	last, lastChange := start, time.Now()
+	firstWait := time.Now().Add(20 * settle)
+	for ctx.Err() == nil && time.Now().Before(deadline) {
+		time.Sleep(settle / 10)
+		cur := counter.Load()
+		switch {
+		case cur != last:
+			last, lastChange = cur, time.Now()
+		case cur == start && time.Now().After(firstWait):
+			return
+		case cur != start && time.Since(lastChange) >= settle:
+			return
+		}
+	}
 }
 
 // waitUntil polls cond every 10 ms until it holds, the deadline passes or

@@ -91,6 +91,7 @@ var metrics = map[string]metricInfo{
 	"delivered_pct":    {"delivered %", 2},
 	"dupes":            {"duplicates", 0},
 	"deliveries_per_s": {"deliveries/s", 0},
+	"fanout_per_s":     {"burst fan-out deliveries/s", 0},
 	"publishes_per_s":  {"publishes/s", 0},
 	"burst_p50_ms":     {"burst delivered in ms (p50)", 1},
 	"burst_max_ms":     {"burst delivered in ms (max)", 1},
@@ -103,6 +104,10 @@ var metrics = map[string]metricInfo{
 	"tool_cpu_pct":     {"tool CPU % of a core", 0},
 	"stack_cpu_pct":    {"stack CPU % of a core", 0},
 }
+
+// toolBusyPct is the tool CPU share (percent of one core) from which the
+// table warns that the tool, not the stack, may be the bottleneck.
+const toolBusyPct = 80
 
 // Finish computes ratios and verdicts.
 func (r *Result) Finish() {
@@ -168,8 +173,11 @@ func Evaluate(r *Result) []Verdict {
 			relative("requests/s ≥ 25% of the bare origin", "req_per_s", 0.25, r.Origin, "origin"),
 		}
 	case "w2", "w4":
+		// At a fixed 10 msg/s the aggregate deliveries/s is the offered
+		// load on both sides, so the 3× target is checked on the fan-out
+		// throughput of a burst (subscribers / median burst time).
 		return []Verdict{
-			relative("deliveries/s ≥ 3× Pushpin", "deliveries_per_s", 3, theirs, "Pushpin"),
+			relative("burst fan-out deliveries/s ≥ 3× Pushpin", "fanout_per_s", 3, theirs, "Pushpin"),
 			allDelivered,
 			absolute("p99 ≤ 100 ms at 10 msg/s", "p99_ms", func(p float64) bool { return p <= 100 }, "ours p99 %.1f ms"),
 		}
@@ -256,6 +264,11 @@ func (rep *Report) WriteTable(w io.Writer) error {
 		}
 		if r.Origin != nil && r.Origin.Error != "" {
 			fmt.Fprintf(w, "  origin error: %s\n", oneLine(r.Origin.Error))
+		}
+		for _, impl := range []Impl{Ours, Pushpin} {
+			if cpu, ok := r.Runs[impl].metric("tool_cpu_pct"); ok && cpu >= toolBusyPct {
+				fmt.Fprintf(w, "  note: the tool used %.0f%% of a core during %s's run and may have limited it\n", cpu, impl)
+			}
 		}
 		for _, v := range r.Targets {
 			mark := "FAIL"

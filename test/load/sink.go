@@ -153,8 +153,12 @@ type FanoutStats struct {
 	// last delivery.
 	Burst Dist
 	// DeliveriesPerSec is deliveries over the time from the first publish
-	// to the last delivery.
+	// to the last delivery. At a fixed publish rate it cannot exceed the
+	// offered load (rate × subscribers).
 	DeliveriesPerSec float64
+	// FanoutPerSec is the fan-out throughput of one message: connected
+	// subscribers over the median burst time (publish to last delivery).
+	FanoutPerSec float64
 }
 
 // Stats merges the samples. Call it only after every reader has exited.
@@ -178,6 +182,9 @@ func (s *Sink) Stats(pubNs []int64, firstPub int64) FanoutStats {
 		Bad:       s.bad.Load(),
 		Latency:   Summarize(all),
 		Burst:     Summarize(bursts),
+	}
+	if st.Burst.P50 > 0 {
+		st.FanoutPerSec = float64(s.connected.Load()) / st.Burst.P50.Seconds()
 	}
 	if last := s.lastNs.Load(); last > firstPub && firstPub > 0 {
 		st.DeliveriesPerSec = perSecond(st.Delivered, time.Duration(last-firstPub))

@@ -195,12 +195,12 @@ func StartStack(ctx context.Context, sc StackConfig) (*Stack, error) {
 	}
 	if err := s.waitReady(ctx, timeout); err != nil {
 		stopErr := s.Stop()
-		return nil, errors.Join(fmt.Errorf("%s stack not ready: %w%s", sc.Impl, err, s.logTail()), stopErr)
+		return nil, joinErrs(fmt.Errorf("%s stack not ready: %w%s", sc.Impl, err, s.logTail()), stopErr)
 	}
 	s.recordChildren()
 	if sc.Impl == Ours {
 		if err := s.checkChildrenAreOurs(filepath.Dir(sc.Runner)); err != nil {
-			return nil, errors.Join(err, s.Stop())
+			return nil, joinErrs(err, s.Stop())
 		}
 	}
 	return s, nil
@@ -334,7 +334,7 @@ func (s *Stack) Stop() error {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
 	}
-	return errors.Join(errs...)
+	return joinErrs(errs...)
 }
 
 // logTail returns the last lines of the stack's logs, for errors.

@@ -1,8 +1,10 @@
 package load
 
 import (
+	"errors"
 	"math"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -73,4 +75,28 @@ func perSecond(n int64, d time.Duration) float64 {
 		return 0
 	}
 	return float64(n) / d.Seconds()
+}
+
+// joinErrs joins the non-nil errors with "; " so a run's error reads as one
+// sentence in the table (a stack's log tail, on later lines, stays last).
+// It returns nil when every error is nil.
+func joinErrs(errs ...error) error {
+	var msgs []string
+	var first error
+	for _, err := range errs {
+		if err == nil {
+			continue
+		}
+		if first == nil {
+			first = err
+		}
+		msgs = append(msgs, err.Error())
+	}
+	switch len(msgs) {
+	case 0:
+		return nil
+	case 1:
+		return first
+	}
+	return errors.New(strings.Join(msgs, "; "))
 }
