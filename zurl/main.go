@@ -73,7 +73,8 @@ func run(c *cli.Context) error {
 	if s := c.String("loglevel"); c.IsSet("loglevel") {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 0 {
-			return fmt.Errorf("parameter to --loglevel invalid: %s", s)
+			zlog.New(os.Stdout, zlog.Info).Errorf("parameter to --loglevel invalid: %s", s)
+			return cli.Exit("", 1)
 		}
 		level = n
 	}

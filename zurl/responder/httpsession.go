@@ -75,7 +75,9 @@ func (s *session) runHTTP(p *zhttp.Packet) {
 		TrustConnectHost: p.TrustConnectHost, IgnoreTLSErrors: p.IgnoreTLSErrors,
 		MaxRedirects: -1,
 	}
-	if p.Has&zhttp.HasConnectPort != 0 {
+	if p.ConnectHost != "" && p.Has&zhttp.HasConnectPort != 0 {
+		// zurl's HTTP path takes connect-port only with a connect-host
+		// (its WebSocket path takes it alone too).
 		req.ConnectPort = p.ConnectPort
 	}
 	if p.FollowRedirects {
