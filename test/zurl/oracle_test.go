@@ -441,6 +441,73 @@ func httpScenarios(t *testing.T) []scenario {
 			e.sendStream(ka)
 			e.recv()
 		}},
+		{name: "redirects connect-host close-delimited streamed GET", run: func(e *oracleEnv) {
+			var o *rawOrigin
+			o = newRawOrigin(e.t, func(req string) string {
+				switch {
+				case strings.HasPrefix(req, "GET /r1"), strings.HasPrefix(req, "POST /r1"):
+					return "HTTP/1.1 302 Found\r\nLocation: /r2\r\nContent-Length: 3\r\n\r\nabc"
+				case strings.HasPrefix(req, "GET /old"):
+					return "HTTP/1.0 200 OK\r\nX-Old: 1\r\n\r\nuntil close"
+				}
+				return "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nr2ok"
+			})
+			host, port, _ := net.SplitHostPort(o.hostPort())
+			n, _ := strconv.Atoi(port)
+			p := first("d1", "GET", "http://"+o.hostPort()+"/r1")
+			p.FollowRedirects = true
+			e.send(p)
+			e.recvUntilDone()
+			p = first("d2", "POST", "http://"+o.hostPort()+"/r1")
+			p.FollowRedirects = true
+			p.Body = []byte("keep me")
+			e.send(p)
+			e.recvUntilDone()
+			e.send(first("d3", "GET", "http://"+o.hostPort()+"/r1"))
+			e.recvUntilDone()
+			p = first("d4", "GET", "http://virtual.example:8080/vh")
+			p.ConnectHost = host
+			p.SetConnectPort(n)
+			e.send(p)
+			e.recvUntilDone()
+			e.send(first("d5", "GET", "http://"+o.hostPort()+"/old"))
+			e.recvUntilDone()
+			// GET with a streamed body: zurl waits to see the body
+			p = first("d6", "GET", "http://"+o.hostPort()+"/getbody")
+			p.More = true
+			e.send(p)
+			e.recv()
+			b := next("d6", 1)
+			b.Body = []byte("gb")
+			e.sendStream(b)
+			e.recvUntilDone()
+			// streamed POST with a Content-Length: no chunking
+			p = first("d7", "POST", "http://"+o.hostPort()+"/cl")
+			p.More = true
+			p.Headers = []zhttp.Header{{Name: "Content-Length", Value: "4"}}
+			e.send(p)
+			e.recv()
+			b = next("d7", 1)
+			b.Body = []byte("abcd")
+			e.sendStream(b)
+			e.recvUntilDone()
+			e.note("ORIGIN %q", o.requests())
+		}},
+		{name: "timeout field", run: func(e *oracleEnv) {
+			ln, _ := net.Listen("tcp", "127.0.0.1:0")
+			defer ln.Close()
+			go func() {
+				c, err := ln.Accept()
+				if err == nil {
+					time.Sleep(2 * time.Second)
+					c.Close()
+				}
+			}()
+			p := first("t1", "GET", "http://"+ln.Addr().String()+"/")
+			p.SetTimeout(300)
+			e.send(p)
+			e.recvUntilDone()
+		}},
 		{name: "seq gap and req interface", run: func(e *oracleEnv) {
 			o := newRawOrigin(e.t, func(req string) string {
 				if strings.HasPrefix(req, "GET /slow") {
