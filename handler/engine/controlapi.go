@@ -109,6 +109,12 @@ type controlReply struct {
 
 func (e *Engine) serveControl(w http.ResponseWriter, r *http.Request) {
 	rep, after := e.control(r)
+	// Queue the items before replying: a publisher that waits for each
+	// reply must see its items delivered in the order it sent them, as
+	// Pushpin's single event loop guarantees.
+	if after != nil && !after() {
+		rep = controlReply{code: http.StatusServiceUnavailable, body: "Service shutting down.\n"}
+	}
 	h := w.Header()
 	h.Set("Connection", "close")
 	if rep.json {
@@ -130,10 +136,6 @@ func (e *Engine) serveControl(w http.ResponseWriter, r *http.Request) {
 		line += fmt.Sprintf(" items=%d", rep.items)
 	}
 	e.log.infof("%s", line)
-	// Items are processed after the response is sent, as in Pushpin.
-	if after != nil {
-		after()
-	}
 }
 
 func message(f responseFormat, text string) (string, bool) {
@@ -143,7 +145,7 @@ func message(f responseFormat, text string) (string, bool) {
 	return text + "\n", false
 }
 
-func (e *Engine) control(r *http.Request) (controlReply, func()) {
+func (e *Engine) control(r *http.Request) (controlReply, func() bool) {
 	path := strings.TrimSuffix(r.URL.Path, "/")
 	f := negotiate(r)
 	switch path {
@@ -172,7 +174,7 @@ func (e *Engine) control(r *http.Request) (controlReply, func()) {
 
 	if path == "/recover" {
 		text, js := message(f, "Updated")
-		return controlReply{code: 200, body: text, json: js}, func() { e.post(e.ctx, e.st.recover) }
+		return controlReply{code: 200, body: text, json: js}, func() bool { return e.post(e.ctx, e.st.recover) }
 	}
 
 	items, err := publish.DecodeBody(body)
@@ -181,7 +183,7 @@ func (e *Engine) control(r *http.Request) (controlReply, func()) {
 		return controlReply{code: 400, body: publishErrorText(err) + "\n"}, nil
 	}
 	text, js := message(f, "Published")
-	return controlReply{code: 200, body: text, json: js, items: len(items)}, func() { e.publishItems(items) }
+	return controlReply{code: 200, body: text, json: js, items: len(items)}, func() bool { return e.publishItems(items) }
 }
 
 // publishErrorText is Pushpin's reply text plus, beyond Pushpin, the index
