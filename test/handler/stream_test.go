@@ -125,7 +125,7 @@ func TestStreamManySubscribersInOrder(t *testing.T) {
 		failed := 0
 		for _, s := range streams {
 			if s.Resp.StatusCode != http.StatusOK {
-				failed++ // Debian's zurl now and then fails one of 200 concurrent origin requests
+				failed++ // pushpin-proxy answers part of a burst of ~200 with 502 (its queue holds ~100)
 				continue
 			}
 			got, err := s.ReadUntil("msg 19\n", wait)
