@@ -43,7 +43,9 @@ func main() {
 			&cli.StringSliceFlag{Name: "set", Usage: "override a config key: section.key=value; repeatable"},
 			&cli.StringFlag{Name: "libdir", Usage: "where internal.conf is looked for", Value: defaultLibDir},
 		},
-		Action: run,
+		// --route lines and --set values contain commas.
+		DisableSliceFlagSeparator: true,
+		Action:                    run,
 	}
 	if err := app.Run(os.Args); err != nil {
 		fmt.Fprintln(os.Stderr, "error:", err)
