@@ -17,7 +17,7 @@ EXAMPLE_ADDR ?= 127.0.0.1:7900
 # everything else to the example backend.
 RUN_ROUTES := --route "*,proto=ws $(EXAMPLE_ADDR),over_http" --route "* $(EXAMPLE_ADDR)"
 
-.PHONY: all deps build test test-e2e fuzz bench run clean
+.PHONY: all deps build test test-e2e fuzz bench bench-quick run clean
 
 all: build
 
@@ -57,8 +57,17 @@ fuzz: deps
 		done; \
 	done
 
+# Go benchmarks of the hot paths (codecs, fan-out, per-connection work),
+# then the whole stack against Debian's Pushpin 1.36 side by side
+# (test/load): results in bench.json and a table. `make bench-quick` runs
+# the load tool's quick mode (about two minutes).
+BENCHTIME ?= 1s
 bench: deps build
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
+	$(GO) run ./test/load/cmd/loadtool --bin $(BIN) --out bench.json
+
+bench-quick: deps build
+	$(GO) run ./test/load/cmd/loadtool --quick --bin $(BIN) --out bench.json
 
 # Start the whole stack with deploy/'s default config (clients on :7999,
 # publishing on :5561) in front of the example backend. Ctrl-C stops both.
