@@ -46,6 +46,7 @@ func selfCPU() time.Duration {
 // procStat is what the tool reads from /proc/<pid>/stat.
 type procStat struct {
 	pid, ppid int
+	name      string        // command name (field 2)
 	cpu       time.Duration // utime + stime
 	rssPages  int64
 }
@@ -72,6 +73,7 @@ func readProcStat(pid int) (procStat, error) {
 	}
 	return procStat{
 		pid:      pid,
+		name:     string(b[bytes.IndexByte(b, '(')+1 : i]),
 		ppid:     int(num(4)),
 		cpu:      time.Duration(num(14)+num(15)) * time.Second / clockTicks,
 		rssPages: num(24),
@@ -117,15 +119,20 @@ type TreeUsage struct {
 	Procs  int
 	RSSKiB int64
 	CPU    time.Duration
+	// ByName is the RSS of each command name in the tree (summed over
+	// processes of that name, e.g. several condure instances), so a
+	// memory figure can be traced to the process that holds it.
+	ByName map[string]int64
 }
 
 // treeUsage sums RSS and CPU over root's process tree.
 func treeUsage(root int) TreeUsage {
 	page := int64(os.Getpagesize())
-	var u TreeUsage
+	u := TreeUsage{ByName: map[string]int64{}}
 	for _, st := range processTree(root) {
 		u.Procs++
 		u.RSSKiB += st.rssPages * page / 1024
+		u.ByName[st.name] += st.rssPages * page / 1024
 		u.CPU += st.cpu
 	}
 	return u
