@@ -1,12 +1,14 @@
 // Command handler is a drop-in replacement for pushpin-handler 1.36: it
 // accepts the argv Pushpin's runner builds (--config, --ipc-prefix,
-// --logfile, --loglevel, --verbose, --port-offset) and runs the handler
-// engine until SIGINT or SIGTERM.
+// --logfile, --loglevel, --verbose, --port-offset), plus our runner's
+// repeated --set section.key=value overrides, and runs the handler engine
+// until SIGINT or SIGTERM.
 package main
 
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -27,7 +29,17 @@ const (
 )
 
 func main() {
-	app := &cli.App{
+	if err := newApp(run).Run(os.Args); err != nil {
+		fmt.Fprintf(os.Stderr, "error: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+// newApp builds the command line; action runs with the parsed flags (a
+// parameter so tests can check what the flags resolve to without starting
+// the engine).
+func newApp(action cli.ActionFunc) *cli.App {
+	return &cli.App{
 		Name:  "pushpin-handler",
 		Usage: "Pushpin handler component.",
 		Flags: []cli.Flag{
@@ -37,14 +49,42 @@ func main() {
 			&cli.BoolFlag{Name: "verbose", Usage: "Verbose output. Same as --loglevel=3."},
 			&cli.StringFlag{Name: "ipc-prefix", Usage: "Override ipc_prefix config option."},
 			&cli.IntFlag{Name: "port-offset", Usage: "Override port_offset config option."},
+			&cli.StringSliceFlag{Name: "set", Usage: "Override a config key: section.key=value; repeatable."},
 		},
-		HideHelpCommand: true,
-		Action:          run,
+		// --set values hold spec lists (commas); the runner passes
+		// --set=proxy.condure_in_stream_specs=ipc://a,ipc://b when it runs
+		// several condure instances.
+		DisableSliceFlagSeparator: true,
+		HideHelpCommand:           true,
+		Action:                    action,
 	}
-	if err := app.Run(os.Args); err != nil {
-		fmt.Fprintf(os.Stderr, "error: %v\n", err)
-		os.Exit(1)
+}
+
+// loadConfig resolves the config file and the command-line overrides into
+// an engine configuration, logging the config warnings to logger.
+func loadConfig(c *cli.Context, logger *slog.Logger) (engine.Config, error) {
+	opts := config.Options{
+		LibDir:    defaultLibDir,
+		IPCPrefix: c.String("ipc-prefix"),
+		Set:       c.StringSlice("set"),
 	}
+	if c.IsSet("port-offset") {
+		n := c.Int("port-offset")
+		opts.PortOffset = &n
+	}
+	conf, err := config.Load(c.String("config"), opts)
+	if err != nil {
+		return engine.Config{}, err
+	}
+	for _, w := range conf.Warnings {
+		logger.Warn(w.String())
+	}
+	cfg, err := engine.FromFile(conf)
+	if err != nil {
+		return engine.Config{}, fmt.Errorf("%s: %w", conf.File, err)
+	}
+	cfg.Logger = logger
+	return cfg, nil
 }
 
 func run(c *cli.Context) error {
@@ -62,26 +102,14 @@ func run(c *cli.Context) error {
 	defer out.Close()
 	logger := plog.New(out, level, "")
 
-	opts := config.Options{LibDir: defaultLibDir, IPCPrefix: c.String("ipc-prefix")}
-	if c.IsSet("port-offset") {
-		n := c.Int("port-offset")
-		opts.PortOffset = &n
-	}
-	conf, err := config.Load(c.String("config"), opts)
+	cfg, err := loadConfig(c, logger)
 	if err != nil {
+		logger.Error(err.Error())
 		return err
 	}
-	for _, w := range conf.Warnings {
-		logger.Warn(w.String())
-	}
-	cfg, err := engine.FromFile(conf)
-	if err != nil {
-		return fmt.Errorf("%s: %w", conf.File, err)
-	}
-	cfg.Logger = logger
-
 	e, err := engine.New(cfg)
 	if err != nil {
+		logger.Error(err.Error())
 		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
