@@ -145,7 +145,7 @@ func NewPlan(opts Options) (*Plan, error) {
 		instances = 1
 	}
 
-	var sets []string
+	var condureBases []string // set when more than one condure runs
 	for _, kind := range services {
 		switch kind {
 		case KindCondure:
@@ -159,7 +159,7 @@ func NewPlan(opts Options) (*Plan, error) {
 				p.Services = append(p.Services, svc)
 			}
 			if instances > 1 {
-				sets = condureSets(bases)
+				condureBases = bases
 			}
 		case KindZurl:
 			svc, err := p.zurl(opts, ipcPrefix, prefix)
@@ -168,7 +168,7 @@ func NewPlan(opts Options) (*Plan, error) {
 			}
 			p.Services = append(p.Services, svc)
 		case KindProxy, KindHandler:
-			p.Services = append(p.Services, p.daemon(opts, kind, services, ipcPrefix, prefix, sets))
+			p.Services = append(p.Services, p.daemon(opts, kind, services, ipcPrefix, prefix, condureBases))
 		}
 	}
 	return p, nil
@@ -322,13 +322,25 @@ func listenSpec(s string) (string, error) {
 	return net.JoinHostPort(host, port), nil
 }
 
-// condureSets connects the proxy and handler to every condure instance.
-func condureSets(bases []string) []string {
+// condureSets connects a daemon of kind (proxy or handler) to every
+// condure instance by overriding the keys internal.conf points at the one
+// condure Pushpin runs: the proxy receives requests from each instance
+// (PULL and ROUTER) and answers through PUB; the handler continues held
+// sessions (ROUTER) and answers through PUB. A PUB connected to all
+// instances reaches the right one because each condure subscribes to its
+// own id.
+func condureSets(kind string, bases []string) []string {
 	var out, stream, in []string
 	for _, b := range bases {
 		out = append(out, b+"-out")
 		stream = append(stream, b+"-out-stream")
 		in = append(in, b+"-in")
+	}
+	if kind == KindHandler {
+		return []string{
+			"handler.condure_in_stream_specs=" + strings.Join(stream, ","),
+			"handler.condure_out_specs=" + strings.Join(in, ","),
+		}
 	}
 	return []string{
 		"proxy.condure_in_specs=" + strings.Join(out, ","),
@@ -374,7 +386,7 @@ func (p *Plan) crashLog(name, filePrefix string) string {
 	return filepath.Join(p.LogDir, filePrefix+name+".out")
 }
 
-func (p *Plan) daemon(opts Options, kind string, services []string, ipcPrefix, filePrefix string, sets []string) Service {
+func (p *Plan) daemon(opts Options, kind string, services []string, ipcPrefix, filePrefix string, condureBases []string) Service {
 	key, def := "proxy_bin", "pushpin-proxy"
 	if kind == KindHandler {
 		key, def = "handler_bin", "pushpin-handler"
@@ -397,8 +409,10 @@ func (p *Plan) daemon(opts Options, kind string, services []string, ipcPrefix, f
 			}
 		}
 	}
-	for _, s := range sets {
-		args = append(args, "--set="+s)
+	if len(condureBases) > 0 {
+		for _, s := range condureSets(kind, condureBases) {
+			args = append(args, "--set="+s)
+		}
 	}
 	return Service{
 		Kind:    kind,

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -119,14 +120,29 @@ func TestPlanCondureInstances(t *testing.T) {
 	if got["condure-1"][2] != "--listen=0.0.0.0:8000,stream" || got["condure-1"][3] != "--zclient-stream=ipc://"+run+"/pushpin-condure-1" {
 		t.Fatalf("instance 1 argv %q", got["condure-1"])
 	}
-	wantSet := "--set=proxy.condure_in_specs=ipc://" + run + "/pushpin-condure-out,ipc://" + run + "/pushpin-condure-1-out"
-	for _, name := range []string{"pushpin-proxy", "pushpin-handler"} {
-		found := false
+	base := "ipc://" + run + "/pushpin-"
+	wantSets := map[string][]string{
+		"pushpin-proxy": {
+			"--set=proxy.condure_in_specs=" + base + "condure-out," + base + "condure-1-out",
+			"--set=proxy.condure_in_stream_specs=" + base + "condure-out-stream," + base + "condure-1-out-stream",
+			"--set=proxy.condure_out_specs=" + base + "condure-in," + base + "condure-1-in",
+		},
+		// The handler continues held sessions on whichever condure holds
+		// the client, so it is connected to all of them too.
+		"pushpin-handler": {
+			"--set=handler.condure_in_stream_specs=" + base + "condure-out-stream," + base + "condure-1-out-stream",
+			"--set=handler.condure_out_specs=" + base + "condure-in," + base + "condure-1-in",
+		},
+	}
+	for name, sets := range wantSets {
+		var have []string
 		for _, a := range got[name] {
-			found = found || a == wantSet
+			if strings.HasPrefix(a, "--set=") {
+				have = append(have, a)
+			}
 		}
-		if !found {
-			t.Fatalf("%s lacks %q: %q", name, wantSet, got[name])
+		if !slices.Equal(have, sets) {
+			t.Errorf("%s sets:\n got %q\nwant %q", name, have, sets)
 		}
 	}
 	// zurl is added: the built-in internal.conf puts the proxy's zurl in the run dir.

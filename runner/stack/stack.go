@@ -129,8 +129,12 @@ func (s *Stack) supervise(ctx context.Context, svc *Service, started chan<- erro
 		cmd, outputDone, err := s.start(svc)
 		if first {
 			started <- err
-			first = false
+		} else if err != nil {
+			s.log.Error(fmt.Sprintf("%s: restart failed (%v); retrying in %v", svc.Name, err, backoff))
+		} else {
+			s.log.Info(fmt.Sprintf("%s: restarted (pid %d)", svc.Name, cmd.Process.Pid))
 		}
+		first = false
 		if err != nil {
 			if !s.sleep(ctx, &backoff) {
 				return
