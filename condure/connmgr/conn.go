@@ -364,6 +364,9 @@ func (c *conn) enqueue(s *session, p *zhttp.Packet) {
 	c.qmu.Lock()
 	if c.qsess != s {
 		c.qmu.Unlock()
+		if s.orphaned.Load() {
+			c.srv.zs.cancelOrphan(s, p)
+		}
 		return
 	}
 	if len(c.queue) >= queueLimit+c.srv.cfg.MessagesMax {
@@ -427,7 +430,9 @@ func (c *conn) newSession() *session {
 }
 
 func (c *conn) endSession(s *session) {
-	c.srv.zs.unregister(s)
+	if !s.orphaned.Load() {
+		c.srv.zs.unregister(s)
+	}
 	c.bindSession(nil)
 }
 

@@ -15,7 +15,8 @@ type reqInfo struct {
 	minor          int
 	head           bool
 	wantPersistent bool
-	expect100      bool
+	expect100      bool // HTTP/1.1 "Expect: 100-continue"
+	bodyHeader     bool // the request declared a body (Content-Length, even 0, or chunked)
 	chunked        bool
 	bodyLen        int64
 }
@@ -127,6 +128,8 @@ func (c *conn) serveHTTP(ctx context.Context, req *http1.Request, headLen int) (
 	}
 	x := &httpExchange{c: c, info: newReqInfo(req)}
 	x.info.chunked, x.info.bodyLen = chunked, length
+	_, hasCL := req.Header("Content-Length")
+	x.info.bodyHeader = chunked || hasCL
 	x.bodyLeft = length
 	hasBody := chunked || length > 0
 	x.bodyDone = !hasBody
@@ -199,12 +202,9 @@ func (c *conn) serveHTTP(ctx context.Context, req *http1.Request, headLen int) (
 }
 
 // cancel tells the responder the client is gone (condure sends cancel, not
-// error, reference §2.3). Without a known responder there is no one to tell.
-func (x *httpExchange) cancel() {
-	if x.s.peerKnown() {
-		x.s.send(x.c.srv.zs, &zhttp.Packet{Type: zhttp.Cancel})
-	}
-}
+// error, reference §2.3); see streamClient.cancel for a client that leaves
+// before the responder answered.
+func (x *httpExchange) cancel() { x.c.srv.zs.cancel(x.s) }
 
 // forwardBody sends buffered request body bytes within the credits the
 // responder granted: chunks of at most outCredits, "more" until the end.
@@ -301,9 +301,11 @@ func (x *httpExchange) handle(p *zhttp.Packet) error {
 	x.s.noteInbound(p)
 	if p.Has&zhttp.HasCredits != 0 && p.Credits > 0 {
 		x.outCredits += p.Credits
-		if x.info.expect100 && !x.sent100 && !x.respStarted && !x.bodyDone {
+		if x.want100() && !x.respStarted && !x.bodyDone {
+			// condure 1.9.1 answers Expect: 100-continue when the
+			// responder first grants credits for the body (verified).
 			x.sent100 = true
-			if err := c.write([]byte("HTTP/1.1 100 Continue\r\n\r\n")); err != nil {
+			if err := c.write([]byte(continue100)); err != nil {
 				x.cancel()
 				return err
 			}
@@ -342,15 +344,31 @@ func toResponseHeaders(hs []zhttp.Header) []http1.ResponseHeader {
 	return out
 }
 
+const continue100 = "HTTP/1.1 100 Continue\r\n\r\n"
+
+// want100 reports whether an interim "100 Continue" is still owed: the
+// client expects one (HTTP/1.1) for a request that declares a body.
+func (x *httpExchange) want100() bool {
+	return x.info.expect100 && x.info.bodyHeader && !x.sent100
+}
+
 func (x *httpExchange) startResponse(p *zhttp.Packet) error {
 	x.respStarted = true
 	hs := toResponseHeaders(p.Headers)
-	x.plan = http1.Plan(x.info.minor, x.info.head, p.Code, hs, len(p.Body), p.More, x.info.wantPersistent)
-	if !x.bodyDone && !p.More {
-		// Answered before the body was read: the rest is unreadable.
-		x.plan.Persistent = false
+	// A response that starts before the request body was read ends the
+	// connection: the rest of the body cannot be told from a next
+	// request. condure 1.9.1 says so in the head ("Connection: close",
+	// verified), so decide before rendering.
+	x.plan = http1.Plan(x.info.minor, x.info.head, p.Code, hs, len(p.Body), p.More, x.info.wantPersistent && x.bodyDone)
+	out := x.c.srv.outs.get()[:0]
+	if x.want100() {
+		// condure 1.9.1 still sends the owed "100 Continue" ahead of a
+		// final response that comes before any credits, even for
+		// "Content-Length: 0" (verified).
+		x.sent100 = true
+		out = append(out, continue100...)
 	}
-	x.out = http1.AppendResponseHead(x.c.srv.outs.get()[:0], x.info.minor, p.Code, p.Reason, hs, nil, nil, x.plan)
+	x.out = http1.AppendResponseHead(out, x.info.minor, p.Code, p.Reason, hs, nil, nil, x.plan)
 	return x.writeBody(p.Body, p.More)
 }
 

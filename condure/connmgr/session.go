@@ -25,6 +25,13 @@ type session struct {
 	paused    bool   // handoff-proceed sent; wait for the new owner
 	closed    bool   // unregistered; send nothing more
 
+	// orphaned: the client left before the responder's first packet, so
+	// there was no address to send cancel to. The session stays
+	// registered without a connection until that packet arrives (the
+	// dispatcher then answers it with cancel, as condure 1.9.1 does) or
+	// the session expires. Set under the connection's qmu.
+	orphaned atomic.Bool
+
 	lastRecv atomic.Int64 // unix nanoseconds of the last packet from the responder
 	kaSlot   int          // keep-alive wheel slot
 }
@@ -39,16 +46,21 @@ func (s *session) send(z *streamClient, p *zhttp.Packet) error {
 	if s.closed {
 		return errSessionClosed
 	}
+	msg := s.stampLocked(z, p)
+	if s.to == nil {
+		return z.sendFirst(msg)
+	}
+	return z.sendTo(s.to, msg)
+}
+
+// stampLocked fills p's from/id/seq, allocates the seq and encodes p.
+func (s *session) stampLocked(z *streamClient, p *zhttp.Packet) []byte {
 	p.From = z.id
 	p.ID = s.idb
 	p.Multi = true // condure advertises ext.multi on every packet
 	p.SetSeq(s.outSeq)
 	s.outSeq++
-	msg := zhttp.AppendT(make([]byte, 0, 128+len(p.Body)), p)
-	if s.to == nil {
-		return z.sendFirst(msg)
-	}
-	return z.sendTo(s.to, msg)
+	return zhttp.AppendT(make([]byte, 0, 128+len(p.Body)), p)
 }
 
 // peerKnown reports whether the responder has answered (so packets other

@@ -161,11 +161,7 @@ func (c *conn) serveWebSocket(ctx context.Context, req *http1.Request, headLen i
 	return w.run(ctx)
 }
 
-func (w *wsSession) cancel() {
-	if w.s.peerKnown() {
-		w.s.send(w.c.srv.zs, &zhttp.Packet{Type: zhttp.Cancel})
-	}
-}
+func (w *wsSession) cancel() { w.c.srv.zs.cancel(w.s) }
 
 func (w *wsSession) handoff() error {
 	if err := w.s.send(w.c.srv.zs, &zhttp.Packet{Type: zhttp.HandoffProceed}); err != nil {

@@ -247,6 +247,62 @@ func (z *streamClient) deliver(id []byte, p *zhttp.Packet, now time.Time) {
 	s.conn.enqueue(s, p)
 }
 
+// cancel tells s's responder that the client went away (condure sends
+// cancel, not error, reference §2.3). Before the responder's first packet
+// there is no address to send to: condure 1.9.1 then keeps the session and
+// answers the responder's first packet with cancel (verified: a response
+// arriving 1.5 s after the client left got "type":"cancel", seq 1), so the
+// session is orphaned instead of unregistered. Runs on the connection's
+// goroutine, which must end the session with endSession afterwards.
+func (z *streamClient) cancel(s *session) {
+	c := s.conn
+	c.qmu.Lock()
+	if c.qsess == s && !s.peerKnown() {
+		if len(c.queue) == 0 {
+			// Nothing from the responder yet: whatever comes next is
+			// answered by the dispatcher (enqueue sees the orphan).
+			s.orphaned.Store(true)
+			c.qsess = nil
+			c.qmu.Unlock()
+			return
+		}
+		// The responder's first packet is queued but was not handled:
+		// it carries the address.
+		s.noteInbound(c.queue[0])
+	}
+	c.qmu.Unlock()
+	if s.peerKnown() {
+		s.send(z, &zhttp.Packet{Type: zhttp.Cancel})
+	}
+}
+
+// cancelOrphan answers the first packet for an orphaned session with
+// cancel and drops the session. It runs on the SUB dispatcher, so it never
+// blocks: with the ROUTER queue full the cancel is dropped (logged) and
+// the responder's own session expiry cleans up.
+func (z *streamClient) cancelOrphan(s *session, p *zhttp.Packet) {
+	s.noteInbound(p)
+	s.mu.Lock()
+	if !s.closed && s.to != nil && p.Type != zhttp.Cancel && p.Type != zhttp.Error {
+		msg := s.stampLocked(z, &zhttp.Packet{Type: zhttp.Cancel})
+		if err := z.trySendTo(s.to, msg); err != nil {
+			z.log.Debug("zhttp: cancel not sent", "id", s.id, "err", err)
+		}
+	}
+	s.mu.Unlock()
+	z.unregister(s)
+}
+
+// trySendTo is sendTo without blocking (for the dispatcher goroutine).
+func (z *streamClient) trySendTo(dest, msg []byte) error {
+	z.routerMu.Lock()
+	defer z.routerMu.Unlock()
+	if b := z.batches[string(dest)]; b != nil {
+		z.flushBatchLocked(b)
+	}
+	return z.router.TrySend(zhttp.RouterMessage(dest, msg))
+}
+
 // runWheel sends keep-alives, a slot every 100 ms, and expires silent
 // sessions. It returns when ctx is done. Owner: Server.Run.
 func (z *streamClient) runWheel(ctx context.Context) {
@@ -329,6 +385,12 @@ func (z *streamClient) expire(now time.Time) {
 	}
 	z.regMu.RUnlock()
 	for _, s := range expired {
+		if s.orphaned.Load() {
+			// The responder never answered the orphan: forget it, as
+			// condure's session timeout does (nothing to tell anyone).
+			z.unregister(s)
+			continue
+		}
 		s.conn.expire(s)
 	}
 }

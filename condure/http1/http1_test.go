@@ -186,6 +186,7 @@ func TestPlanAndHead(t *testing.T) {
 		{"304", 1, false, 304, nil, 3, false, true, "HTTP/1.1 304 Not Modified\r\n\r\n"},
 		{"HEAD", 1, true, 200, nil, 6, false, true, "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\n"},
 		{"client close", 1, false, 200, nil, 1, false, false, "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 1\r\n\r\n"},
+		{"streamed 1.1 close", 1, false, 200, nil, 0, true, false, "HTTP/1.1 200 OK\r\nConnection: close\r\nConnection: Transfer-Encoding\r\nTransfer-Encoding: chunked\r\n\r\n"},
 		{"injection", 1, false, 200, []ResponseHeader{{"X", "a\r\nEvil: 1"}}, 0, false, true, "HTTP/1.1 200 OK\r\nX: a  Evil: 1\r\nContent-Length: 0\r\n\r\n"},
 	}
 	for _, tc := range tests {

@@ -111,12 +111,21 @@ func AppendResponseHead(dst []byte, minor int, code int, reason string, headers 
 	switch {
 	case code == 101:
 		// The caller supplies Upgrade/Connection for a WebSocket accept.
-	case minor == 0 && plan.Persistent:
-		dst = append(dst, "Connection: keep-alive\r\n"...)
-	case minor >= 1 && !plan.Persistent:
-		dst = append(dst, "Connection: close\r\n"...)
-	case plan.Framing == FramingChunked:
-		dst = append(dst, "Connection: Transfer-Encoding\r\n"...)
+	case minor == 0:
+		if plan.Persistent {
+			dst = append(dst, "Connection: keep-alive\r\n"...)
+		}
+	default:
+		// condure 1.9.1 writes both lines for a chunked response it will
+		// close (verified: "Connection: close" then "Connection:
+		// Transfer-Encoding" when a response starts before the request
+		// body was read).
+		if !plan.Persistent {
+			dst = append(dst, "Connection: close\r\n"...)
+		}
+		if plan.Framing == FramingChunked {
+			dst = append(dst, "Connection: Transfer-Encoding\r\n"...)
+		}
 	}
 	switch plan.Framing {
 	case FramingLength:

@@ -101,6 +101,10 @@ func main() {
 				resp(204, "No Content", "xyz", false)
 			case strings.HasPrefix(s.path, "/304"):
 				resp(304, "Not Modified", "xyz", false)
+			case strings.HasPrefix(s.path, "/late"):
+				// Answer only after the client had time to leave.
+				time.Sleep(1500 * time.Millisecond)
+				resp(200, "OK", "", true)
 			case strings.HasPrefix(s.path, "/hold"):
 				resp(200, "OK", "", true)
 			case strings.HasPrefix(s.path, "/reject"):
