@@ -322,25 +322,19 @@ func listenSpec(s string) (string, error) {
 	return net.JoinHostPort(host, port), nil
 }
 
-// condureSets connects a daemon of kind (proxy or handler) to every
-// condure instance by overriding the keys internal.conf points at the one
-// condure Pushpin runs: the proxy receives requests from each instance
-// (PULL and ROUTER) and answers through PUB; the handler continues held
-// sessions (ROUTER) and answers through PUB. A PUB connected to all
-// instances reaches the right one because each condure subscribes to its
-// own id.
-func condureSets(kind string, bases []string) []string {
+// condureSets connects the proxy and the handler to every condure instance
+// by overriding the keys internal.conf points at the one condure Pushpin
+// runs. Both daemons get the same [proxy] keys: Pushpin's handler reads the
+// proxy's condure_in_stream_specs and condure_out_specs (the [handler]
+// copies in internal.conf are never read; see pkg/config). A PUB connected
+// to every instance reaches the right one because each condure subscribes
+// to its own id.
+func condureSets(bases []string) []string {
 	var out, stream, in []string
 	for _, b := range bases {
 		out = append(out, b+"-out")
 		stream = append(stream, b+"-out-stream")
 		in = append(in, b+"-in")
-	}
-	if kind == KindHandler {
-		return []string{
-			"handler.condure_in_stream_specs=" + strings.Join(stream, ","),
-			"handler.condure_out_specs=" + strings.Join(in, ","),
-		}
 	}
 	return []string{
 		"proxy.condure_in_specs=" + strings.Join(out, ","),
@@ -410,7 +404,7 @@ func (p *Plan) daemon(opts Options, kind string, services []string, ipcPrefix, f
 		}
 	}
 	if len(condureBases) > 0 {
-		for _, s := range condureSets(kind, condureBases) {
+		for _, s := range condureSets(condureBases) {
 			args = append(args, "--set="+s)
 		}
 	}

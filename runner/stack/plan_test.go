@@ -121,19 +121,14 @@ func TestPlanCondureInstances(t *testing.T) {
 		t.Fatalf("instance 1 argv %q", got["condure-1"])
 	}
 	base := "ipc://" + run + "/pushpin-"
-	wantSets := map[string][]string{
-		"pushpin-proxy": {
-			"--set=proxy.condure_in_specs=" + base + "condure-out," + base + "condure-1-out",
-			"--set=proxy.condure_in_stream_specs=" + base + "condure-out-stream," + base + "condure-1-out-stream",
-			"--set=proxy.condure_out_specs=" + base + "condure-in," + base + "condure-1-in",
-		},
-		// The handler continues held sessions on whichever condure holds
-		// the client, so it is connected to all of them too.
-		"pushpin-handler": {
-			"--set=handler.condure_in_stream_specs=" + base + "condure-out-stream," + base + "condure-1-out-stream",
-			"--set=handler.condure_out_specs=" + base + "condure-in," + base + "condure-1-in",
-		},
+	sets := []string{
+		"--set=proxy.condure_in_specs=" + base + "condure-out," + base + "condure-1-out",
+		"--set=proxy.condure_in_stream_specs=" + base + "condure-out-stream," + base + "condure-1-out-stream",
+		"--set=proxy.condure_out_specs=" + base + "condure-in," + base + "condure-1-in",
 	}
+	// The handler continues held sessions on whichever condure holds the
+	// client; like Pushpin's, it reads the [proxy] keys for that.
+	wantSets := map[string][]string{"pushpin-proxy": sets, "pushpin-handler": sets}
 	for name, sets := range wantSets {
 		var have []string
 		for _, a := range got[name] {

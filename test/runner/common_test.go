@@ -118,3 +118,12 @@ func knownBug(t *testing.T, what string) {
 		t.Skip("known bug (set RUNNER_E2E_KNOWN_BUGS=1 to run): " + what)
 	}
 }
+
+// oursOnly skips a test of behaviour Pushpin's runner does not have
+// (restarts, condure_instances) in the RUNNER_E2E_ORACLE run.
+func oursOnly(t *testing.T) {
+	t.Helper()
+	if os.Getenv("RUNNER_E2E_ORACLE") != "" {
+		t.Skip("beyond Pushpin: our runner only")
+	}
+}

@@ -99,6 +99,7 @@ func (e *env) waitServing(t *testing.T, channel string) {
 // logs it, restarts it, the stack serves again, and client connections
 // held by the processes still alive are unaffected.
 func TestRestartChildren(t *testing.T) {
+	oursOnly(t)
 	e := startOurs(t, nil, nil)
 	// A held GRIP stream lives in condure and the handler only.
 	e.origin.Handle("/held", harness.GripHold("stream", "survivor", "text/plain", "held\n"))
