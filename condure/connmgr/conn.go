@@ -25,15 +25,25 @@ const maxHeaders = 100
 // Overflow fails the session: it is cancelled and the client closed.
 const queueLimit = 1024
 
-// readResult is what the reader goroutine reports.
+// readResult is what one blocking read (or readiness wait) produced.
 type readResult struct {
 	n    int
 	err  error
 	peek bool // a readiness wait finished (no bytes consumed)
 }
 
-// conn is one client connection. Everything but the inbound queue is owned
-// by the connection goroutine (serve).
+// aLongTimeAgo is a read deadline in the past: setting it wakes a
+// goroutine blocked reading the connection.
+var aLongTimeAgo = time.Unix(1, 0)
+
+// conn is one client connection, served by a single goroutine (serve) that
+// owns everything but the inbound queue. That goroutine blocks either in a
+// read of the client socket (or a readiness wait, which holds no buffer)
+// or, when it does not want client bytes, on the notify channel. A packet
+// arriving while it blocks in a read wakes it by moving the read deadline
+// into the past (enqueue); the deadline is then restored. One goroutine
+// per connection, with no buffer while idle, is what keeps a held stream
+// cheap (see test/condure/condurebench).
 type conn struct {
 	srv    *Server
 	nc     net.Conn
@@ -48,21 +58,21 @@ type conn struct {
 
 	// Client bytes not yet consumed are buf[r:w]. buf is pooled and
 	// released while the connection idles with nothing buffered.
-	buf      []byte
-	r, w     int
-	rdReq    chan []byte
-	rdRes    chan readResult
-	rdDone   chan struct{}
-	reading  bool // a request is outstanding with the reader
-	readable bool // a readiness wait succeeded: read into a buffer next
-	rdErr    error
-	deadline time.Duration // read inactivity timeout while in a session
+	buf        []byte
+	r, w       int
+	wantRead   bool // armRead: the next wait reads the client too
+	readable   bool // a readiness wait succeeded: read into a buffer next
+	rdErr      error
+	deadline   time.Duration // read inactivity timeout while in a session
+	rdDeadline time.Time     // the read deadline in force (restored after a wake)
 
 	qmu      sync.Mutex
 	queue    []*zhttp.Packet
 	qsess    *session
 	qFull    bool
 	qExpired bool
+	ioWait   bool // serve is blocked reading the client (wake by deadline)
+	woken    bool // the read deadline was moved to wake serve
 	notify   chan struct{}
 
 	reqCounter int
@@ -76,9 +86,6 @@ func (srv *Server) newConn(nc net.Conn, ln *listener) *conn {
 		srv:    srv,
 		nc:     nc,
 		ln:     ln,
-		rdReq:  make(chan []byte, 1),
-		rdRes:  make(chan readResult, 1),
-		rdDone: make(chan struct{}),
 		notify: make(chan struct{}, 1),
 	}
 	if sc, ok := nc.(syscall.Conn); ok {
@@ -96,24 +103,12 @@ func (srv *Server) newConn(nc net.Conn, ln *listener) *conn {
 // serve runs the connection to its end. Owner: the listener's accept loop
 // (tracked by Server.conns).
 func (c *conn) serve(ctx context.Context) {
-	// Owner: serve; it closes rdReq and waits for rdDone below.
-	go c.readLoop()
 	defer func() {
 		c.nc.Close()
-		close(c.rdReq)
-		<-c.rdDone
 		c.releaseBuf()
 	}()
-	if tc, ok := c.nc.(*tls.Conn); ok {
-		tc.SetDeadline(time.Now().Add(c.srv.cfg.HeadTimeout))
-		hctx, cancel := context.WithTimeout(ctx, c.srv.cfg.HeadTimeout)
-		err := tc.HandshakeContext(hctx)
-		cancel()
-		if err != nil {
-			c.srv.log.Debug("tls handshake failed", "peer", c.nc.RemoteAddr().String(), "err", err)
-			return
-		}
-		tc.SetDeadline(time.Time{})
+	if tc, ok := c.nc.(*tls.Conn); ok && !c.handshake(ctx, tc) {
+		return
 	}
 	var err error
 	if c.ln.cfg.Mode == ModeReq {
@@ -122,22 +117,30 @@ func (c *conn) serve(ctx context.Context) {
 		err = c.serveStream(ctx)
 	}
 	if err != nil && !errors.Is(err, errClientGone) && !errors.Is(err, context.Canceled) {
-		c.srv.log.Debug("connection ended", "peer", c.nc.RemoteAddr().String(), "err", err)
+		c.logEnd(err)
 	}
 }
 
-// readLoop performs the reads the connection goroutine asks for: a nil
-// buffer is a readiness wait (so an idle connection holds no buffer).
-func (c *conn) readLoop() {
-	defer close(c.rdDone)
-	for b := range c.rdReq {
-		if b == nil {
-			c.rdRes <- readResult{peek: true, err: c.waitReadable()}
-			continue
-		}
-		n, err := c.nc.Read(b)
-		c.rdRes <- readResult{n: n, err: err}
+// handshake runs the TLS handshake within HeadTimeout. Out of line, like
+// logEnd, to keep serve's frame (under every parked connection) small.
+//
+//go:noinline
+func (c *conn) handshake(ctx context.Context, tc *tls.Conn) bool {
+	tc.SetDeadline(time.Now().Add(c.srv.cfg.HeadTimeout))
+	hctx, cancel := context.WithTimeout(ctx, c.srv.cfg.HeadTimeout)
+	err := tc.HandshakeContext(hctx)
+	cancel()
+	if err != nil {
+		c.srv.log.Debug("tls handshake failed", "peer", c.nc.RemoteAddr().String(), "err", err)
+		return false
 	}
+	tc.SetDeadline(time.Time{})
+	return true
+}
+
+//go:noinline
+func (c *conn) logEnd(err error) {
+	c.srv.log.Debug("connection ended", "peer", c.nc.RemoteAddr().String(), "err", err)
 }
 
 // waitReadable blocks until the socket has data or EOF, without reading it:
@@ -171,10 +174,9 @@ func (c *conn) ensureBuf() {
 	}
 }
 
-// releaseBuf returns the read buffer when it holds nothing (never while a
-// read into it is outstanding).
+// releaseBuf returns the read buffer when it holds nothing.
 func (c *conn) releaseBuf() {
-	if c.buf != nil && !c.reading && c.r == c.w {
+	if c.buf != nil && c.r == c.w {
 		c.srv.bufs.put(c.buf)
 		c.buf = nil
 		c.r, c.w = 0, 0
@@ -191,23 +193,24 @@ func (c *conn) data() []byte {
 
 func (c *conn) consume(n int) {
 	c.r += n
-	if c.r == c.w && !c.reading {
+	if c.r == c.w {
 		c.r, c.w = 0, 0
 	}
 }
 
-// armRead makes sure a read is outstanding if there is room to read into
-// and the client has not finished. With nothing buffered on a plain socket
-// it first waits for readiness with no buffer held.
+// armRead asks the next wait to read the client as well, if the client
+// has not finished and there is room to read into.
 func (c *conn) armRead() {
-	if c.reading || c.rdErr != nil {
-		return
-	}
+	c.wantRead = c.rdErr == nil && (c.buf == nil || c.r > 0 || c.w < len(c.buf))
+}
+
+// readClient performs the read armRead asked for. With nothing buffered on
+// a plain socket it only waits for readiness, holding no buffer, so an
+// idle connection costs no buffer memory; the bytes are read next time.
+func (c *conn) readClient() readResult {
 	if c.r == c.w && c.rc != nil && !c.readable {
 		c.releaseBuf()
-		c.reading = true
-		c.rdReq <- nil
-		return
+		return readResult{peek: true, err: c.waitReadable()}
 	}
 	c.ensureBuf()
 	if c.r > 0 {
@@ -215,17 +218,13 @@ func (c *conn) armRead() {
 		c.w -= c.r
 		c.r = 0
 	}
-	if c.w == len(c.buf) {
-		return // full: the consumer must make room first
-	}
 	c.readable = false
-	c.reading = true
-	c.rdReq <- c.buf[c.w:]
+	n, err := c.nc.Read(c.buf[c.w:])
+	return readResult{n: n, err: err}
 }
 
-// gotRead applies a reader result.
+// gotRead applies a read result.
 func (c *conn) gotRead(res readResult) {
-	c.reading = false
 	if res.peek {
 		if res.err != nil {
 			c.rdErr = res.err
@@ -245,14 +244,21 @@ func (c *conn) gotRead(res readResult) {
 
 func (c *conn) touchRead() {
 	if c.deadline > 0 {
-		c.nc.SetReadDeadline(time.Now().Add(c.deadline))
+		c.setReadDeadline(time.Now().Add(c.deadline))
 	}
+}
+
+// setReadDeadline sets (and records, for restoring after a wake) the read
+// deadline. Only serve calls it, never while blocked in a read.
+func (c *conn) setReadDeadline(t time.Time) {
+	c.rdDeadline = t
+	c.nc.SetReadDeadline(t)
 }
 
 // setReadTimeout sets the inactivity timeout applied to reads and writes.
 func (c *conn) setReadTimeout(d time.Duration) {
 	c.deadline = d
-	c.nc.SetReadDeadline(time.Now().Add(d))
+	c.setReadDeadline(time.Now().Add(d))
 }
 
 // write sends b to the client, refreshing the inactivity timeout.
@@ -268,7 +274,7 @@ func (c *conn) write(b []byte) error {
 	}
 	if c.deadline > 0 {
 		// Output counts as activity for the inactivity timeout too.
-		c.nc.SetReadDeadline(now.Add(c.deadline))
+		c.setReadDeadline(now.Add(c.deadline))
 	}
 	return nil
 }
@@ -280,12 +286,12 @@ func (c *conn) write(b []byte) error {
 func (c *conn) readHead(ctx context.Context, req *http1.Request, idle time.Duration) (int, error) {
 	c.deadline = 0
 	started := false
-	c.nc.SetReadDeadline(time.Now().Add(idle))
+	c.setReadDeadline(time.Now().Add(idle))
 	for {
 		if d := c.data(); len(d) > 0 {
 			if !started {
 				started = true
-				c.nc.SetReadDeadline(time.Now().Add(c.srv.cfg.HeadTimeout))
+				c.setReadDeadline(time.Now().Add(c.srv.cfg.HeadTimeout))
 			}
 			n, err := http1.ParseRequestHead(d, req, maxHeaders)
 			if err == nil {
@@ -308,11 +314,8 @@ func (c *conn) readHead(ctx context.Context, req *http1.Request, idle time.Durat
 			return 0, errClientGone
 		}
 		c.armRead()
-		select {
-		case res := <-c.rdRes:
-			c.gotRead(res)
-		case <-ctx.Done():
-			return 0, ctx.Err()
+		if _, _, _, err := c.waitEvent(ctx, nil); err != nil {
+			return 0, err
 		}
 	}
 }
@@ -338,15 +341,11 @@ func (c *conn) lingerClose() {
 		cw.CloseWrite()
 	}
 	c.deadline = 0
-	c.nc.SetReadDeadline(time.Now().Add(time.Second))
+	c.setReadDeadline(time.Now().Add(time.Second))
 	for i := 0; i < 64 && c.rdErr == nil; i++ {
 		c.consume(c.w - c.r)
 		c.readable = true // read straight into a buffer
-		c.armRead()
-		if !c.reading {
-			return
-		}
-		c.gotRead(<-c.rdRes)
+		c.gotRead(c.readClient())
 	}
 }
 
@@ -374,11 +373,29 @@ func (c *conn) enqueue(s *session, p *zhttp.Packet) {
 	} else {
 		c.queue = append(c.queue, p)
 	}
+	c.wakeLocked()
 	c.qmu.Unlock()
+}
+
+// wakeLocked wakes serve, wherever it blocks. Moving the read deadline
+// happens under qmu so that serve, which restores the deadline under qmu
+// once its read returns, can never see a stale wake-up deadline.
+func (c *conn) wakeLocked() {
+	if c.ioWait && !c.woken {
+		c.woken = true
+		c.nc.SetReadDeadline(aLongTimeAgo)
+	}
 	select {
 	case c.notify <- struct{}{}:
 	default:
 	}
+}
+
+// wake wakes serve (req mode: the response arrived).
+func (c *conn) wake() {
+	c.qmu.Lock()
+	c.wakeLocked()
+	c.qmu.Unlock()
 }
 
 // expire marks the session as silent for too long (from the wheel).
@@ -387,11 +404,8 @@ func (c *conn) expire(s *session) {
 	if c.qsess == s {
 		c.qExpired = true
 	}
+	c.wakeLocked()
 	c.qmu.Unlock()
-	select {
-	case c.notify <- struct{}{}:
-	default:
-	}
 }
 
 // takeQueue moves queued packets into dst.
@@ -498,19 +512,55 @@ func (c *conn) requestPacket(p *zhttp.Packet, req *http1.Request, ws bool) {
 	}
 }
 
-// waitEvent blocks until the reader reports, packets arrive, or ctx ends.
-// It returns the packets taken from the queue (appended to pk).
+// waitEvent blocks until packets are queued, or (after armRead) the client
+// sent bytes or finished, or ctx ends (Run also closes every connection,
+// which ends a read). It returns the packets taken from the queue
+// (appended to pk). A wake-up may be spurious: callers loop.
 func (c *conn) waitEvent(ctx context.Context, pk []*zhttp.Packet) ([]*zhttp.Packet, bool, bool, error) {
-	select {
-	case res := <-c.rdRes:
-		c.gotRead(res)
-		return pk, false, false, nil
-	case <-c.notify:
+	read := c.wantRead
+	c.wantRead = false
+	if !read {
+		c.qmu.Lock()
+		ready := len(c.queue) > 0 || c.qFull || c.qExpired
+		c.qmu.Unlock()
+		if !ready {
+			select {
+			case <-c.notify:
+			case <-ctx.Done():
+				return pk, false, false, ctx.Err()
+			}
+		}
 		pk, full, expired := c.takeQueue(pk)
 		return pk, full, expired, nil
-	case <-ctx.Done():
-		return pk, false, false, ctx.Err()
 	}
+	c.qmu.Lock()
+	if len(c.queue) > 0 || c.qFull || c.qExpired {
+		c.qmu.Unlock()
+		pk, full, expired := c.takeQueue(pk)
+		return pk, full, expired, nil
+	}
+	c.ioWait = true
+	c.qmu.Unlock()
+	res := c.readClient()
+	c.qmu.Lock()
+	c.ioWait = false
+	woken := c.woken
+	if woken {
+		c.woken = false
+		c.nc.SetReadDeadline(c.rdDeadline)
+	}
+	c.qmu.Unlock()
+	switch {
+	case woken && isTimeout(res.err) && res.peek:
+		// Interrupted readiness wait: nothing learned about the client.
+	case woken && isTimeout(res.err):
+		res.err = nil
+		c.gotRead(res)
+	default:
+		c.gotRead(res)
+	}
+	pk, full, expired := c.takeQueue(pk)
+	return pk, full, expired, nil
 }
 
 // clientEOF reports whether the client finished sending (EOF or error)

@@ -121,7 +121,6 @@ type httpExchange struct {
 // serveHTTP runs one HTTP request as a ZHTTP session (flows §2.9.1–2.9.3)
 // and reports whether the connection may carry another request.
 func (c *conn) serveHTTP(ctx context.Context, req *http1.Request, headLen int) (bool, error) {
-	z := c.srv.zs
 	chunked, length, err := bodyFraming(req)
 	if err != nil {
 		return false, c.rejectHead(err)
@@ -134,21 +133,33 @@ func (c *conn) serveHTTP(ctx context.Context, req *http1.Request, headLen int) (
 	hasBody := chunked || length > 0
 	x.bodyDone = !hasBody
 
-	s := c.newSession()
-	x.s = s
-	defer c.endSession(s)
+	x.s = c.newSession()
+	defer c.endSession(x.s)
+	if err := c.sendRequest(x.s, req, headLen, hasBody); err != nil {
+		return false, err
+	}
+	c.setReadTimeout(c.srv.cfg.StreamTimeout)
+	return x.run(ctx)
+}
 
+// sendRequest sends a session's first packet. It is kept out of line (as
+// are the loops' rare paths) so that the frames a held connection parks
+// in stay small: the goroutine stack then shrinks to a few KiB while idle.
+//
+//go:noinline
+func (c *conn) sendRequest(s *session, req *http1.Request, headLen int, hasBody bool) error {
 	p := &zhttp.Packet{}
 	c.requestPacket(p, req, false)
 	p.SetCredits(c.bufSize())
 	p.Stream = true
 	p.More = hasBody
 	c.consume(headLen)
-	if err := s.send(z, p); err != nil {
-		return false, err
-	}
-	c.setReadTimeout(c.srv.cfg.StreamTimeout)
+	return s.send(c.srv.zs, p)
+}
 
+// run relays the exchange until the response is complete.
+func (x *httpExchange) run(ctx context.Context) (bool, error) {
+	c := x.c
 	var pk []*zhttp.Packet
 	for {
 		if err := x.forwardBody(); err != nil {
@@ -171,6 +182,7 @@ func (c *conn) serveHTTP(ctx context.Context, req *http1.Request, headLen int) (
 		}
 		c.armRead()
 		var full, expired bool
+		var err error
 		pk, full, expired, err = c.waitEvent(ctx, pk[:0])
 		if err != nil {
 			return false, err
@@ -189,16 +201,24 @@ func (c *conn) serveHTTP(ctx context.Context, req *http1.Request, headLen int) (
 				return false, err
 			}
 		}
-		if full {
-			c.srv.log.Warn("zhttp: inbound queue overflow, dropping session", "id", s.id)
-			x.cancel()
-			return false, errors.New("inbound queue overflow")
-		}
-		if expired {
-			c.srv.log.Debug("zhttp: session expired", "id", s.id)
-			return false, errors.New("session expired")
+		if full || expired {
+			return false, x.fail(full)
 		}
 	}
+}
+
+// fail ends the exchange on a queue overflow (cancelling the session) or
+// an expiry.
+//
+//go:noinline
+func (x *httpExchange) fail(overflow bool) error {
+	if overflow {
+		x.c.srv.log.Warn("zhttp: inbound queue overflow, dropping session", "id", x.s.id)
+		x.cancel()
+		return errors.New("inbound queue overflow")
+	}
+	x.c.srv.log.Debug("zhttp: session expired", "id", x.s.id)
+	return errors.New("session expired")
 }
 
 // cancel tells the responder the client is gone (condure sends cancel, not

@@ -130,7 +130,9 @@ func (c *conn) serveReqOne(ctx context.Context, req *http1.Request, headLen int)
 
 	rctx, cancel := context.WithTimeout(ctx, cfg.ReqTimeout)
 	defer cancel()
-	c.nc.SetReadDeadline(time.Now().Add(cfg.ReqTimeout))
+	// The read deadline bounds reading the body; rctx bounds the wait
+	// for the handler.
+	c.setReadDeadline(time.Now().Add(cfg.ReqTimeout))
 	body := make([]byte, 0, min(length, int64(cfg.BodyBufferSize)))
 	var dec http1.ChunkedDecoder
 	for {
@@ -165,11 +167,8 @@ func (c *conn) serveReqOne(ctx context.Context, req *http1.Request, headLen int)
 			return false, errClientGone
 		}
 		c.armRead()
-		select {
-		case res := <-c.rdRes:
-			c.gotRead(res)
-		case <-rctx.Done():
-			return false, rctx.Err()
+		if _, _, _, err := c.waitEvent(rctx, nil); err != nil {
+			return false, err
 		}
 	}
 	p.Body = body
@@ -185,25 +184,34 @@ func (c *conn) serveReqOne(ctx context.Context, req *http1.Request, headLen int)
 	go func() {
 		r, err := c.srv.zr.do(rctx, p)
 		done <- result{r, err}
+		c.wake()
 	}()
 	var resp result
 	for waiting := true; waiting; {
-		c.armRead()
 		select {
 		case resp = <-done:
 			waiting = false
-		case res := <-c.rdRes:
-			c.gotRead(res)
-			if c.rdErr != nil && c.r == c.w {
-				cancel()
-				<-done
-				return false, errClientGone
-			}
-			if c.w-c.r >= len(c.buf) {
-				// Pipelined bytes filled the buffer: stop watching.
-				resp = <-done
-				waiting = false
-			}
+			continue
+		default:
+		}
+		if c.rdErr != nil && c.r == c.w {
+			cancel()
+			<-done
+			return false, errClientGone
+		}
+		if c.rdErr != nil || (c.buf != nil && c.w-c.r >= len(c.buf)) {
+			// The client finished or pipelined bytes filled the buffer:
+			// stop watching it.
+			resp = <-done
+			break
+		}
+		c.armRead()
+		// ctx is not rctx: the handler's answer (or its timeout) ends
+		// the wait through wake.
+		if _, _, _, err := c.waitEvent(ctx, nil); err != nil {
+			cancel()
+			<-done
+			return false, err
 		}
 	}
 	if resp.err != nil {

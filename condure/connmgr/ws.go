@@ -195,6 +195,7 @@ func (w *wsSession) respondHTTP(ctx context.Context, info reqInfo, p *zhttp.Pack
 			return errClientGone
 		}
 		var err error
+		w.c.armRead() // notice a client that goes away
 		pk, _, _, err = w.c.waitEvent(ctx, pk[:0])
 		if err != nil {
 			return err
