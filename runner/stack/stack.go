@@ -1,7 +1,6 @@
 package stack
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -126,7 +125,7 @@ func (s *Stack) supervise(ctx context.Context, svc *Service, started chan<- erro
 	backoff := RestartMin
 	first := true
 	for {
-		cmd, outputDone, err := s.start(svc)
+		cmd, wait, err := s.start(svc)
 		if first {
 			started <- err
 		} else if err != nil {
@@ -143,10 +142,9 @@ func (s *Stack) supervise(ctx context.Context, svc *Service, started chan<- erro
 		}
 		begin := time.Now()
 		exited := make(chan error, 1)
-		go func() { exited <- cmd.Wait() }() // owner: this supervisor, which always receives
+		go func() { exited <- wait() }() // owner: this supervisor, which always receives
 		select {
 		case err := <-exited:
-			<-outputDone
 			s.forget(svc, cmd.Process)
 			if ctx.Err() != nil {
 				return
@@ -160,7 +158,6 @@ func (s *Stack) supervise(ctx context.Context, svc *Service, started chan<- erro
 			}
 		case <-ctx.Done():
 			s.stop(svc, cmd, exited, kill)
-			<-outputDone
 			s.forget(svc, cmd.Process)
 			return
 		}
@@ -203,27 +200,29 @@ func (s *Stack) stop(svc *Service, cmd *exec.Cmd, exited <-chan error, kill <-ch
 	<-exited
 }
 
+// outputWait bounds how long reaping a child waits for its output pipe to
+// close after it exited (a grandchild could hold it open forever).
+const outputWait = 2 * time.Second
+
 // start spawns the child with its output wired up and writes its pid file.
-// outputDone is closed when the child's output has been fully copied.
-func (s *Stack) start(svc *Service) (*exec.Cmd, <-chan struct{}, error) {
+// The returned function reaps the child: it waits for it to exit and for
+// its output to be fully written, like exec.Cmd.Wait.
+func (s *Stack) start(svc *Service) (*exec.Cmd, func() error, error) {
 	cmd := exec.Command(svc.Path, svc.Args...)
 	// Own process group, so a terminal's Ctrl-C reaches only the runner,
 	// which stops children in order; and die with the runner if it is
 	// killed outright.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	done := make(chan struct{})
-	var pipes []io.ReadCloser
+	var tagged *lineWriter
 	var logFile *os.File
 	if svc.LogFile == "" {
-		stdout, err := cmd.StdoutPipe()
-		if err != nil {
-			return nil, nil, err
-		}
-		stderr, err := cmd.StderrPipe()
-		if err != nil {
-			return nil, nil, err
-		}
-		pipes = []io.ReadCloser{stdout, stderr}
+		// One writer for both streams: exec then uses one pipe and one
+		// copying goroutine, and Wait returns only once it has copied
+		// everything (a StdoutPipe read next to Wait could lose the end
+		// of a crash trace).
+		tagged = &lineWriter{s: s, tag: svc.Tag}
+		cmd.Stdout, cmd.Stderr = tagged, tagged
+		cmd.WaitDelay = outputWait
 	} else {
 		f, err := os.OpenFile(svc.LogFile, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 		if err != nil {
@@ -247,17 +246,14 @@ func (s *Stack) start(svc *Service) (*exec.Cmd, <-chan struct{}, error) {
 	if err := os.WriteFile(svc.PidFile, []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o644); err != nil {
 		s.log.Warn(fmt.Sprintf("%s: write pid file: %v", svc.Name, err))
 	}
-	var wg sync.WaitGroup
-	for _, r := range pipes {
-		wg.Add(1)
-		// Owner: the supervisor, which waits on done before reaping.
-		go func() {
-			defer wg.Done()
-			s.copyTagged(r, svc.Tag)
-		}()
+	wait := func() error {
+		err := cmd.Wait()
+		if tagged != nil {
+			tagged.flush()
+		}
+		return err
 	}
-	go func() { wg.Wait(); close(done) }()
-	return cmd, done, nil
+	return cmd, wait, nil
 }
 
 func (s *Stack) forget(svc *Service, proc *os.Process) {
@@ -271,17 +267,53 @@ func (s *Stack) forget(svc *Service, proc *os.Process) {
 	s.mu.Unlock()
 }
 
-// copyTagged re-logs a child's output line by line with its tag inserted.
-func (s *Stack) copyTagged(r io.Reader, tag string) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 4096), 1<<20)
-	var line []byte
-	for sc.Scan() {
-		line = TagLine(line[:0], sc.Bytes(), tag, time.Now())
-		s.outMu.Lock()
-		_, _ = s.out.Write(line)
-		s.outMu.Unlock()
+// maxLine bounds a child's unterminated output line: a longer one is
+// logged in pieces rather than buffered without limit.
+const maxLine = 1 << 20
+
+// lineWriter re-logs a child's output (merged mode) line by line with its
+// tag inserted. exec's copying goroutine is its only writer.
+type lineWriter struct {
+	s    *Stack
+	tag  string
+	buf  []byte // the unterminated rest of the output so far
+	line []byte // scratch for TagLine
+}
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	w.buf = append(w.buf, p...)
+	for {
+		i := bytes.IndexByte(w.buf, '\n')
+		if i < 0 {
+			break
+		}
+		w.emit(w.buf[:i])
+		w.buf = w.buf[i+1:]
 	}
+	if len(w.buf) >= maxLine {
+		w.emit(w.buf)
+		w.buf = w.buf[:0]
+	}
+	// Keep the buffer from pinning a large backing array.
+	if len(w.buf) == 0 && cap(w.buf) > 64<<10 {
+		w.buf = nil
+	}
+	return len(p), nil
+}
+
+// flush logs a last line that had no newline (after the child exited).
+func (w *lineWriter) flush() {
+	if len(w.buf) > 0 {
+		w.emit(w.buf)
+		w.buf = nil
+	}
+}
+
+func (w *lineWriter) emit(line []byte) {
+	w.line = TagLine(w.line[:0], line, w.tag, time.Now())
+	w.s.outMu.Lock()
+	_, _ = w.s.out.Write(w.line)
+	w.s.outMu.Unlock()
 }
 
 // TagLine inserts "[tag] " into a child's log line the way Pushpin's runner

@@ -132,3 +132,92 @@ func TestStackRestartsHUPAndStops(t *testing.T) {
 		}
 	}
 }
+
+func TestLineWriter(t *testing.T) {
+	long := strings.Repeat("x", maxLine+10)
+	tests := []struct {
+		name   string
+		writes []string
+		want   []string // the lines logged, without tags
+	}{
+		{"empty", nil, nil},
+		{"one line", []string{"[INFO] d t hello\n"}, []string{"[INFO] d t [svc] hello"}},
+		{"split across writes", []string{"[INFO] d t he", "llo\nsec", "ond\n"}, []string{"[INFO] d t [svc] hello", "second"}},
+		{"unterminated last line is flushed", []string{"panic: boom\ngoroutine 1"}, []string{"panic: boom", "goroutine 1"}},
+		{"blank line", []string{"\n"}, []string{""}},
+		{"crlf", []string{"plain\r\n"}, []string{"plain"}},
+		{"huge line is cut", []string{long}, []string{long[:maxLine+10]}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out syncBuffer
+			w := &lineWriter{s: &Stack{out: &out}, tag: "svc"}
+			for _, s := range tt.writes {
+				if n, err := w.Write([]byte(s)); n != len(s) || err != nil {
+					t.Fatalf("Write: %d %v", n, err)
+				}
+			}
+			w.flush()
+			var got []string
+			for _, l := range strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n") {
+				if l == "" && out.String() == "" {
+					continue
+				}
+				// Untagged lines get "[INFO] <date> <time> [svc] ".
+				if i := strings.Index(l, " [svc] "); i >= 0 && !strings.HasPrefix(l, "[INFO] d t") {
+					l = l[i+len(" [svc] "):]
+				}
+				got = append(got, l)
+			}
+			if len(got) != len(tt.want) {
+				t.Fatalf("got %d lines, want %d: %q", len(got), len(tt.want), short(got))
+			}
+			for i := range got {
+				if got[i] != tt.want[i] {
+					t.Errorf("line %d: got %q, want %q", i, short([]string{got[i]}), short([]string{tt.want[i]}))
+				}
+			}
+		})
+	}
+}
+
+func short(lines []string) []string {
+	out := make([]string, len(lines))
+	for i, l := range lines {
+		if len(l) > 60 {
+			l = l[:60] + "…"
+		}
+		out[i] = l
+	}
+	return out
+}
+
+// TestMergedOutputOfCrash: what a child writes just before dying (a crash
+// trace without a final newline) reaches the merged log.
+func TestMergedOutputOfCrash(t *testing.T) {
+	dir := t.TempDir()
+	script := filepath.Join(dir, "crash")
+	body := "#!/bin/sh\necho '[INFO] 2026-01-01 00:00:00.000 up'\nprintf 'panic: boom\\nlast words'\nexit 2\n"
+	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, path := writeConf(t, "[global]\nrundir="+filepath.Join(dir, "run")+"\n[runner]\nservices=condure\nhttp_port=127.0.0.1:1\ncondure_bin="+script+"\n")
+	plan, err := NewPlan(Options{ConfigFile: path, ID: -1, Merge: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- New(plan, slog.New(slog.NewTextHandler(&out, nil)), &out).Run(ctx, nil, make(chan struct{}))
+	}()
+	waitFor(t, "the crash logged with its last words", func() bool {
+		s := out.String()
+		return strings.Contains(s, "[condure] last words") && strings.Contains(s, "condure: Exited unexpectedly (exit status 2)")
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
