@@ -1,19 +1,104 @@
 package connmgr
 
 import (
+	"bufio"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/pushpin-go/pushpin/protocol/zhttp"
 )
 
+// holdStreams opens n streaming responses that then sit idle, and returns
+// the client connections after each has read its response head.
+func (e *testEnv) holdStreams(n int) []net.Conn {
+	e.t.Helper()
+	conns := make([]net.Conn, 0, n)
+	for i := 0; i < n; i++ {
+		c := e.dial()
+		fmt.Fprintf(c, "GET /hold HTTP/1.1\r\nHost: h\r\n\r\n")
+		s, _ := e.request()
+		s.multi = true
+		s.respond(200, "", true)
+		conns = append(conns, c)
+	}
+	const head = "HTTP/1.1 200 OK\r\nConnection: Transfer-Encoding\r\nTransfer-Encoding: chunked\r\n\r\n"
+	for _, c := range conns {
+		if got := string(readN(e.t, c, bufio.NewReader(c), len(head))); got != head {
+			e.t.Fatalf("head %q", got)
+		}
+	}
+	return conns
+}
+
+// A held connection is served by exactly one goroutine (no reader
+// goroutine beside it).
+func TestHeldStreamOneGoroutine(t *testing.T) {
+	e := start(t, nil)
+	const n = 20
+	g0 := runtime.NumGoroutine()
+	e.holdStreams(n)
+	// The connections' goroutines are parked; allow a little slack for
+	// runtime helpers.
+	if g := runtime.NumGoroutine() - g0; g > n+2 {
+		t.Fatalf("%d goroutines for %d held connections", g, n)
+	}
+}
+
+// A packet waking a connection blocked in its client read must leave the
+// inactivity timeout in force: chunks keep flowing, and a client that
+// then stays silent is still timed out.
+func TestWakeKeepsInactivityTimeout(t *testing.T) {
+	e := start(t, func(c *Config) { c.StreamTimeout = 500 * time.Millisecond })
+	c := e.dial()
+	br := bufio.NewReader(c)
+	fmt.Fprintf(c, "GET /hold HTTP/1.1\r\nHost: h\r\n\r\n")
+	s, _ := e.request()
+	s.respond(200, "", true)
+	readResponseHead(t, c, br)
+	for i := 0; i < 5; i++ {
+		chunk := fmt.Sprintf("chunk%d", i)
+		s.send(zhttp.Packet{Body: []byte(chunk), More: true})
+		want := fmt.Sprintf("%x\r\n%s\r\n", len(chunk), chunk)
+		if got := string(readN(t, c, br, len(want))); got != want {
+			t.Fatalf("got %q want %q", got, want)
+		}
+	}
+	// Silence: the stream timeout ends the connection (within bounds).
+	c.SetReadDeadline(time.Now().Add(wait))
+	if _, err := io.Copy(io.Discard, br); err != nil {
+		t.Fatalf("connection not closed by the inactivity timeout: %v", err)
+	}
+}
+
+func readResponseHead(t *testing.T, c net.Conn, br *bufio.Reader) {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(wait))
+	for {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			t.Fatal(err)
+		}
+		if line == "\r\n" {
+			return
+		}
+		if strings.HasPrefix(line, "HTTP/") && !strings.HasPrefix(line, "HTTP/1.1 200") {
+			t.Fatalf("status %q", line)
+		}
+	}
+}
+
 // TestHeldStreamFootprint reports the Go memory an idle held streaming
-// connection costs (heap and goroutine stacks), measured in process. It
-// only runs with CONDURE_MEM=N (connections); figures are logged, never
-// asserted.
+// connection costs (heap and goroutine stacks; the test's own client ends
+// are in the heap figure too). It only runs with CONDURE_MEM=N
+// (connections); figures are logged, never asserted. CONDURE_HEAPPROF=file
+// also writes a heap profile.
 func TestHeldStreamFootprint(t *testing.T) {
 	n := 0
 	fmt.Sscan(os.Getenv("CONDURE_MEM"), &n)
@@ -33,31 +118,13 @@ func TestHeldStreamFootprint(t *testing.T) {
 		return ms, runtime.NumGoroutine()
 	}
 	before, g0 := measure()
-	conns := make([]net.Conn, 0, n)
-	for i := 0; i < n; i++ {
-		c := e.dial()
-		fmt.Fprintf(c, "GET /hold HTTP/1.1\r\nHost: h\r\n\r\n")
-		s, _ := e.request()
-		s.multi = true
-		s.respond(200, "", true)
-		conns = append(conns, c)
-	}
-	// Let every connection write its head and go idle.
-	buf := make([]byte, 4096)
-	for _, c := range conns {
-		c.SetReadDeadline(time.Now().Add(wait))
-		got := 0
-		for got < 50 {
-			m, err := c.Read(buf)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got += m
-		}
-	}
+	e.holdStreams(n)
 	after, g1 := measure()
 	if f := os.Getenv("CONDURE_HEAPPROF"); f != "" {
-		out, _ := os.Create(f)
+		out, err := os.Create(f)
+		if err != nil {
+			t.Fatal(err)
+		}
 		pprof.Lookup("heap").WriteTo(out, 0)
 		out.Close()
 	}
