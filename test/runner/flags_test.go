@@ -27,49 +27,40 @@ func cmdline(t *testing.T, pid int) []string {
 	return strings.Split(strings.TrimSuffix(string(b), "\x00"), "\x00")
 }
 
-// TestFlags starts our runner by hand with --route, --port, --id and a
-// per-service --loglevel, and checks each one's effect on the children's
-// argv, files and behaviour.
-func TestFlags(t *testing.T) {
-	fromFile, fromFlag := harness.NewOrigin(t), harness.NewOrigin(t)
-	fromFile.Handle("/", harness.Text(200, "routes file\n"))
-	fromFlag.Handle("/", harness.Text(200, "--route\n"))
-
+// ourConfig is a harness config for our runner with our binaries.
+func ourConfig(t *testing.T) *harness.Config {
+	t.Helper()
 	cfg := harness.NewConfig(t)
 	cfg.CondureBin = harness.Binary(t, harness.Condure, harness.Ours)
 	cfg.ZurlBin = harness.Binary(t, harness.Zurl, harness.Ours)
-	cfg.Routes = []string{"* " + fromFile.Target()}
-	// --id 3 moves the handler's ports up by 30 (--port-offset=30):
-	// configure them 30 below free ports.
-	const offset = 30
-	freeBelow := func() int { return harness.FreePort(t) - offset }
-	cfg.PushInPort, cfg.PushInSubPort, cfg.ControlPort, cfg.CommandPort = freeBelow(), freeBelow(), freeBelow(), freeBelow()
+	return cfg
+}
+
+// services are the four children, by their pid file names.
+var services = []string{"condure", "zurl", "pushpin-proxy", "pushpin-handler"}
+
+// startRunner writes cfg and starts our runner by hand with --config and
+// args, and waits for the children's pid files (named with filePrefix,
+// "pN-" under --id N). It returns the runner and the children's pids.
+func startRunner(t *testing.T, cfg *harness.Config, filePrefix string, args ...string) (*harness.Process, map[string]int) {
+	t.Helper()
 	if err := cfg.Write(); err != nil {
 		t.Fatal(err)
 	}
-	port := harness.FreePort(t)
 	runner := harness.StartProcess(t, harness.ProcessSpec{
-		Name: "runner",
-		Path: harness.Binary(t, harness.Runner, harness.Ours),
-		Args: []string{
-			"--config=" + cfg.ConfigPath,
-			"--port", "127.0.0.1:" + strconv.Itoa(port),
-			"--route", "* " + fromFlag.Target(),
-			"--id", "3",
-			"--loglevel", "2,pushpin-proxy:3,zurl:1,condure:3",
-		},
+		Name:   "runner",
+		Path:   harness.Binary(t, harness.Runner, harness.Ours),
+		Args:   append([]string{"--config=" + cfg.ConfigPath}, args...),
 		Dir:    cfg.Dir,
 		Output: filepath.Join(cfg.LogDir, "runner.out"),
 	})
-
-	services := []string{"condure", "zurl", "pushpin-proxy", "pushpin-handler"}
 	pids := map[string]int{}
-	if err := harness.Poll(wait, "p3- pid files", func() (bool, error) {
+	if err := harness.Poll(wait, filePrefix+"* pid files", func() (bool, error) {
 		if done, err := runner.Exited(); done {
 			return false, fmt.Errorf("%w: runner exited: %v\n%s", harness.ErrGiveUp, err, runner.Output())
 		}
 		for _, svc := range services {
-			b, err := os.ReadFile(filepath.Join(cfg.RunDir, "p3-"+svc+".pid"))
+			b, err := os.ReadFile(filepath.Join(cfg.RunDir, filePrefix+svc+".pid"))
 			if err != nil {
 				return false, err
 			}
@@ -79,6 +70,31 @@ func TestFlags(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+	return runner, pids
+}
+
+// TestFlags starts our runner by hand with --route, --port, --id and a
+// per-service --loglevel, and checks each one's effect on the children's
+// argv, files and behaviour.
+func TestFlags(t *testing.T) {
+	fromFile, fromFlag := harness.NewOrigin(t), harness.NewOrigin(t)
+	fromFile.Handle("/", harness.Text(200, "routes file\n"))
+	fromFlag.Handle("/", harness.Text(200, "--route\n"))
+
+	cfg := ourConfig(t)
+	cfg.Routes = []string{"* " + fromFile.Target()}
+	// --id 3 moves the handler's ports up by 30 (--port-offset=30):
+	// configure them 30 below free ports.
+	const offset = 30
+	freeBelow := func() int { return harness.FreePort(t) - offset }
+	cfg.PushInPort, cfg.PushInSubPort, cfg.ControlPort, cfg.CommandPort = freeBelow(), freeBelow(), freeBelow(), freeBelow()
+	port := harness.FreePort(t)
+	runner, pids := startRunner(t, cfg, "p3-",
+		"--port", "127.0.0.1:"+strconv.Itoa(port),
+		"--route", "* "+fromFlag.Target(),
+		"--id", "3",
+		"--loglevel", "2,pushpin-proxy:3,zurl:1,condure:3",
+	)
 
 	url := "http://127.0.0.1:" + strconv.Itoa(port)
 	if err := harness.WaitHTTP(wait, url+"/", func(r *http.Response, b []byte) bool {
