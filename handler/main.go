@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
@@ -114,6 +115,14 @@ func run(c *cli.Context) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	if prefix := os.Getenv(profileEnv); prefix != "" {
+		stopProfile, err := startProfile(prefix)
+		if err != nil {
+			logger.Error(err.Error())
+			return err
+		}
+		defer stopProfile(logger)
+	}
 
 	// SIGHUP reopens the log file (rotation), as Pushpin does.
 	hup := make(chan os.Signal, 1)
@@ -130,4 +139,38 @@ func run(c *cli.Context) error {
 		}
 	}()
 	return e.Run(ctx)
+}
+
+// profileEnv names the environment variable that turns on profiling for a
+// whole run (load tests): <prefix>.<pid>.cpu gets the CPU profile and
+// <prefix>.<pid>.allocs the allocation profile, written at shutdown.
+const profileEnv = "PUSHPIN_HANDLER_PROFILE"
+
+// startProfile starts CPU profiling into prefix.<pid>.cpu; the returned
+// function stops it and writes the allocation profile.
+func startProfile(prefix string) (func(*slog.Logger), error) {
+	base := fmt.Sprintf("%s.%d", prefix, os.Getpid())
+	cpu, err := os.Create(base + ".cpu")
+	if err != nil {
+		return nil, fmt.Errorf("profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(cpu); err != nil {
+		cpu.Close()
+		return nil, fmt.Errorf("profile: %w", err)
+	}
+	return func(logger *slog.Logger) {
+		pprof.StopCPUProfile()
+		if err := cpu.Close(); err != nil {
+			logger.Error("profile: " + err.Error())
+		}
+		f, err := os.Create(base + ".allocs")
+		if err != nil {
+			logger.Error("profile: " + err.Error())
+			return
+		}
+		defer f.Close()
+		if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+			logger.Error("profile: " + err.Error())
+		}
+	}, nil
 }

@@ -40,11 +40,21 @@ func TestLongPollPrevIDRetry(t *testing.T) {
 			done <- r
 		}()
 		e.origin.NextRequest(t, wait)
-		e.origin.NextRequest(t, wait) // the 1 s subscription refresh
-		time.Sleep(300 * time.Millisecond)
+		// The 1 s subscription refresh asks the origin again, with
+		// Grip-Last from the session's prev-id: the origin answers "caught
+		// up" and the first poll ends. Publishing only after that (rather
+		// than after a fixed pause) keeps the publish from racing the
+		// refresh: it finds no subscriber either way, and the handler only
+		// records id 2 as the channel's last id.
+		e.origin.NextRequest(t, wait)
+		var r1 *harness.Response
+		select {
+		case r1 = <-done:
+		case <-time.After(2 * wait):
+			t.Fatalf("first poll not answered within %v", 2*wait)
+		}
 		harness.Publish(t, e.ControlURL(), map[string]any{"channel": "pv", "id": "2", "prev-id": "1",
 			"formats": map[string]any{"http-response": map[string]any{"body": "two\n"}}})
-		r1 := <-done
 		// The next poll still says prev-id=1: the handler knows 2.
 		r2 := get(t, e.HTTPURL()+"/pv")
 		var gl []string
