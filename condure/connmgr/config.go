@@ -87,12 +87,12 @@ func ParseListen(s string) (Listener, error) {
 // condure 1.9.1 default (see Defaults).
 type Config struct {
 	ID             string        // --id, instance id: ZHTTP "from", ROUTER identity, SUB topic
-	Workers        int           // --workers: id prefixes (condure's worker threads)
+	Workers        int           // --workers: shares of maxconn and id spaces (condure's worker threads; see workerSet)
 	ReqMaxConn     int           // --req-maxconn
 	StreamMaxConn  int           // --stream-maxconn
 	BufferSize     int           // --buffer-size: per-direction buffer, initial credits, max head size
 	BodyBufferSize int           // --body-buffer-size: req mode request body limit
-	MessagesMax    int           // --messages-max: queued WebSocket messages per connection
+	MessagesMax    int           // --messages-max: WebSocket messages from the responder waiting for a connection (see conn.enqueue)
 	ReqTimeout     time.Duration // --req-timeout
 	StreamTimeout  time.Duration // --stream-timeout: client inactivity timeout in stream mode
 
@@ -200,6 +200,14 @@ func (c Config) validate() error {
 		if v < 1 {
 			errs = append(errs, fmt.Errorf("%s %d: must be positive", name, v))
 		}
+	}
+	// condure 1.9.1 refuses these at startup (verified messages): each
+	// worker needs at least one connection of each mode.
+	if c.Workers >= 1 && c.StreamMaxConn >= 1 && c.StreamMaxConn < c.Workers {
+		errs = append(errs, errors.New("stream maxconn must be >= workers"))
+	}
+	if c.Workers >= 1 && c.ReqMaxConn >= 1 && c.ReqMaxConn < c.Workers {
+		errs = append(errs, errors.New("req maxconn must be >= workers"))
 	}
 	if c.BufferSize < minBufferSize {
 		errs = append(errs, fmt.Errorf("buffer-size %d: must be at least %d", c.BufferSize, minBufferSize))

@@ -21,7 +21,8 @@ const maxHeaders = 100
 
 // queueLimit bounds a connection's inbound packet queue. Credits already
 // bound the body bytes a responder may have in flight; this bounds the
-// number of packets (a responder flooding keep-alives or tiny messages).
+// number of packets (a responder flooding keep-alives or tiny chunks).
+// WebSocket messages are bounded tighter, by --messages-max (see enqueue).
 // Overflow fails the session: it is cancelled and the client closed.
 const queueLimit = 1024
 
@@ -71,6 +72,8 @@ type conn struct {
 	qsess    *session
 	qFull    bool
 	qExpired bool
+	qMsgs    int  // WebSocket messages started in the queue
+	qInMsg   bool // the last queued WebSocket data packet had "more"
 	ioWait   bool // serve is blocked reading the client (wake by deadline)
 	woken    bool // the read deadline was moved to wake serve
 	notify   chan struct{}
@@ -359,6 +362,14 @@ func isTimeout(err error) bool { return errors.Is(err, os.ErrDeadlineExceeded) }
 
 // enqueue hands an inbound packet to the connection. It runs on the SUB
 // dispatcher and never blocks.
+//
+// --messages-max: condure 1.9.1 tracks the WebSocket messages from the
+// responder that it holds for a connection, not yet written to the client,
+// in a tracker of messages_max entries, and fails the connection when one
+// more starts. Here those are the messages waiting in this queue (the
+// connection goroutine writes each message it takes before taking more),
+// so a message packet that would start message messages-max+1 fails the
+// session the same way.
 func (c *conn) enqueue(s *session, p *zhttp.Packet) {
 	c.qmu.Lock()
 	if c.qsess != s {
@@ -368,10 +379,20 @@ func (c *conn) enqueue(s *session, p *zhttp.Packet) {
 		}
 		return
 	}
-	if len(c.queue) >= queueLimit+c.srv.cfg.MessagesMax {
+	startsMsg := s.ws && p.Type == zhttp.Data && !c.qInMsg
+	switch {
+	case len(c.queue) >= queueLimit:
 		c.qFull = true
-	} else {
+	case startsMsg && c.qMsgs >= c.srv.cfg.MessagesMax:
+		c.qFull = true
+	default:
 		c.queue = append(c.queue, p)
+		if s.ws && p.Type == zhttp.Data {
+			if startsMsg {
+				c.qMsgs++
+			}
+			c.qInMsg = p.More
+		}
 	}
 	c.wakeLocked()
 	c.qmu.Unlock()
@@ -414,6 +435,7 @@ func (c *conn) takeQueue(dst []*zhttp.Packet) ([]*zhttp.Packet, bool, bool) {
 	dst = append(dst, c.queue...)
 	clear(c.queue)
 	c.queue = c.queue[:0]
+	c.qMsgs = 0
 	if cap(c.queue) > 64 {
 		c.queue = nil // don't keep a burst's capacity on an idle connection
 	}
@@ -429,15 +451,16 @@ func (c *conn) bindSession(s *session) {
 	clear(c.queue)
 	c.queue = c.queue[:0]
 	c.qFull, c.qExpired = false, false
+	c.qMsgs, c.qInMsg = 0, false
 	c.qmu.Unlock()
 }
 
 // newSession creates and registers a session with a fresh id of condure's
 // "<worker>-<conn>-<counter>" hex shape.
-func (c *conn) newSession() *session {
+func (c *conn) newSession(ws bool) *session {
 	n := c.srv.nextReqID(c.worker)
 	id := strconv.FormatUint(uint64(c.worker), 16) + "-" + strconv.FormatUint(c.slot, 16) + "-" + strconv.FormatUint(n, 16)
-	s := &session{id: id, idb: []byte(id), conn: c}
+	s := &session{id: id, idb: []byte(id), conn: c, ws: ws}
 	c.bindSession(s)
 	c.srv.zs.register(s)
 	return s

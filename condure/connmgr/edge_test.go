@@ -77,7 +77,7 @@ func TestSlowloris(t *testing.T) {
 // At --stream-maxconn a further client is refused with 503 and counted;
 // the held one is unaffected.
 func TestStreamMaxConn(t *testing.T) {
-	e := start(t, func(c *Config) { c.StreamMaxConn = 1 })
+	e := start(t, func(c *Config) { c.StreamMaxConn, c.Workers = 1, 1 })
 	// The readiness probe's connection may still be closing: poll.
 	c := e.dial()
 	fmt.Fprintf(c, "GET /hold HTTP/1.1\r\nHost: h\r\n\r\n")
@@ -277,6 +277,9 @@ func TestConfigValidation(t *testing.T) {
 		"tiny buffer":    {BufferSize: 10},
 		"bad spec":       {ZClientStream: []string{"nope"}},
 		"too many works": {Workers: 5000},
+		// condure: "stream maxconn must be >= workers" (and req).
+		"stream maxconn below workers": {Workers: 4, StreamMaxConn: 3},
+		"req maxconn below workers":    {Workers: 4, ReqMaxConn: 3},
 	} {
 		if _, err := New(cfg); err == nil {
 			t.Errorf("%s: accepted", name)

@@ -133,7 +133,7 @@ func (c *conn) serveHTTP(ctx context.Context, req *http1.Request, headLen int) (
 	hasBody := chunked || length > 0
 	x.bodyDone = !hasBody
 
-	x.s = c.newSession()
+	x.s = c.newSession(false)
 	defer c.endSession(x.s)
 	if err := c.sendRequest(x.s, req, headLen, hasBody); err != nil {
 		return false, err

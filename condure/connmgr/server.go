@@ -47,9 +47,7 @@ type Server struct {
 	ready     chan struct{}
 	stats     counters
 
-	workerNext atomic.Uint64
-	reqIDs     []atomic.Uint64 // per worker request counters
-	connSlots  []atomic.Uint64 // per worker connection counters
+	reqIDs []atomic.Uint64 // per worker request counters
 
 	connsMu sync.Mutex
 	conns   map[*conn]struct{}
@@ -57,10 +55,10 @@ type Server struct {
 }
 
 type listener struct {
-	cfg Listener
-	nl  net.Listener
-	tls *tls.Config
-	sem chan struct{} // connection slots of the listener's mode
+	cfg     Listener
+	nl      net.Listener
+	tls     *tls.Config
+	workers *workerSet // connection capacity of the listener's mode
 }
 
 // New validates cfg and returns a Server ready to Run.
@@ -70,14 +68,13 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("condure config: %w", err)
 	}
 	s := &Server{
-		cfg:       cfg,
-		log:       cfg.Log,
-		bufs:      bufPool{size: cfg.BufferSize},
-		outs:      bufPool{size: cfg.BufferSize + 256},
-		ready:     make(chan struct{}),
-		reqIDs:    make([]atomic.Uint64, cfg.Workers),
-		connSlots: make([]atomic.Uint64, cfg.Workers),
-		conns:     make(map[*conn]struct{}),
+		cfg:    cfg,
+		log:    cfg.Log,
+		bufs:   bufPool{size: cfg.BufferSize},
+		outs:   bufPool{size: cfg.BufferSize + 256},
+		ready:  make(chan struct{}),
+		reqIDs: make([]atomic.Uint64, cfg.Workers),
+		conns:  make(map[*conn]struct{}),
 	}
 	return s, nil
 }
@@ -132,17 +129,17 @@ func (s *Server) Run(ctx context.Context) error {
 			return fmt.Errorf("zhttp req socket: %w", err)
 		}
 	}
-	streamSem := make(chan struct{}, s.cfg.StreamMaxConn)
-	reqSem := make(chan struct{}, s.cfg.ReqMaxConn)
+	streamWorkers := newWorkerSet(s.cfg.Workers, s.cfg.StreamMaxConn)
+	reqWorkers := newWorkerSet(s.cfg.Workers, s.cfg.ReqMaxConn)
 	for _, lc := range s.cfg.Listen {
 		l, err := s.listen(lc)
 		if err != nil {
 			s.closeListeners()
 			return err
 		}
-		l.sem = streamSem
+		l.workers = streamWorkers
 		if lc.Mode == ModeReq {
-			l.sem = reqSem
+			l.workers = reqWorkers
 		}
 		s.listeners = append(s.listeners, l)
 		s.log.Info("listening on " + l.nl.Addr().String())
@@ -357,9 +354,8 @@ func (s *Server) acceptLoop(ctx context.Context, l *listener) {
 			continue
 		}
 		backoff = 5 * time.Millisecond
-		select {
-		case l.sem <- struct{}{}:
-		default:
+		worker, slot, ok := l.workers.acquire()
+		if !ok {
 			s.stats.refused.Add(1)
 			s.log.Debug("connection refused: maxconn reached", "addr", l.nl.Addr().String())
 			nc.SetWriteDeadline(time.Now().Add(time.Second))
@@ -372,9 +368,7 @@ func (s *Server) acceptLoop(ctx context.Context, l *listener) {
 			nc = tls.Server(nc, l.tls)
 		}
 		c := s.newConn(nc, l)
-		w := s.workerNext.Add(1) % uint64(s.cfg.Workers)
-		c.worker = int(w)
-		c.slot = s.connSlots[w].Add(1) - 1
+		c.worker, c.slot = worker, uint64(slot)
 		s.connsMu.Lock()
 		s.conns[c] = struct{}{}
 		s.connsMu.Unlock()
@@ -388,9 +382,84 @@ func (s *Server) acceptLoop(ctx context.Context, l *listener) {
 			delete(s.conns, c)
 			s.connsMu.Unlock()
 			s.stats.active.Add(-1)
-			<-l.sem
+			l.workers.release(worker, slot)
 		}()
 	}
+}
+
+// workerSet divides a mode's connection capacity (--stream-maxconn or
+// --req-maxconn) among --workers workers as condure 1.9.1 does: each of
+// its worker threads takes maxconn/workers connections (verified: with 2
+// workers, --stream-maxconn=3 serves 2 connections and 5 serves 4), new
+// connections go to the workers in turn (ids 0-…, 1-…, 0-…), and a
+// connection's id carries its worker and its slot in that worker, the
+// slot of the last closed connection being reused first (condure's slab;
+// verified ids 1-0-0 then 1-0-1 after the first closed).
+//
+// Go needs no worker threads (the runtime spreads connection goroutines
+// over all cores), so a worker here is only this capacity share and id
+// space; when every worker is full the connection is refused with 503
+// (condure leaves it waiting in the accept queue).
+type workerSet struct {
+	next    atomic.Uint64
+	workers []workerSlots
+}
+
+type workerSlots struct {
+	mu    sync.Mutex
+	limit int
+	used  int
+	free  []uint32 // released slots, reused last-in first-out
+	fresh uint32   // next never-used slot
+}
+
+func newWorkerSet(workers, maxconn int) *workerSet {
+	ws := &workerSet{workers: make([]workerSlots, workers)}
+	for i := range ws.workers {
+		// validate keeps maxconn >= workers, so every worker serves.
+		ws.workers[i].limit = maxconn / workers
+	}
+	return ws
+}
+
+// acquire takes a slot in the next worker in turn that has room.
+func (ws *workerSet) acquire() (worker int, slot uint32, ok bool) {
+	n := uint64(len(ws.workers))
+	start := ws.next.Add(1) - 1
+	for i := uint64(0); i < n; i++ {
+		w := int((start + i) % n)
+		if slot, ok := ws.workers[w].take(); ok {
+			return w, slot, true
+		}
+	}
+	return 0, 0, false
+}
+
+func (ws *workerSet) release(worker int, slot uint32) {
+	ws.workers[worker].put(slot)
+}
+
+func (w *workerSlots) take() (uint32, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.used >= w.limit {
+		return 0, false
+	}
+	w.used++
+	if n := len(w.free); n > 0 {
+		slot := w.free[n-1]
+		w.free = w.free[:n-1]
+		return slot, true
+	}
+	w.fresh++
+	return w.fresh - 1, true
+}
+
+func (w *workerSlots) put(slot uint32) {
+	w.mu.Lock()
+	w.used--
+	w.free = append(w.free, slot)
+	w.mu.Unlock()
 }
 
 // nextReqID returns the next request counter of a worker.

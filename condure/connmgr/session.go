@@ -17,6 +17,7 @@ type session struct {
 	id   string
 	idb  []byte
 	conn *conn
+	ws   bool // a WebSocket session (--messages-max applies)
 
 	mu        sync.Mutex
 	outSeq    int

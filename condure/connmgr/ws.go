@@ -80,7 +80,7 @@ func (c *conn) serveWebSocket(ctx context.Context, req *http1.Request, headLen i
 	}
 	info := newReqInfo(req)
 
-	s := c.newSession()
+	s := c.newSession(true)
 	defer c.endSession(s)
 	w := &wsSession{c: c, s: s, deflate: deflate}
 	defer w.comp.Close()

@@ -150,6 +150,14 @@ func main() {
 		case strings.HasPrefix(s.path, "/ws"):
 			switch p.Type {
 			case zhttp.Data:
+				if n := map[string]int{"burst": 20, "flood": 3000}[string(p.Body)]; n > 0 {
+					// A burst of small messages, to see how condure
+					// queues them (--messages-max).
+					for i := 0; i < n; i++ {
+						send(&zhttp.Packet{ContentType: "text", Body: []byte(fmt.Sprintf("m%d", i))})
+					}
+					continue
+				}
 				send(&zhttp.Packet{ContentType: p.ContentType, Body: append([]byte("echo:"), p.Body...), More: p.More})
 			case zhttp.Ping:
 				send(&zhttp.Packet{Type: zhttp.Pong, Body: p.Body})
