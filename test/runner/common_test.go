@@ -45,7 +45,33 @@ func startOurs(t *testing.T, routes func(o *harness.Origin) []string, configure 
 		Runner: impl, Routes: r, Configure: configure,
 		Verbose: os.Getenv("RUNNER_E2E_VERBOSE") != "",
 	}.Start(t)
-	return &env{Instance: in, origin: o}
+	e := &env{Instance: in, origin: o}
+	e.warmUp(t)
+	return e
+}
+
+// warmUp waits until the handler's responses reach condure. The harness's
+// readiness probe goes through the handler's accept, but the handler
+// answers it in its accept reply and the proxy sends it to condure: the
+// handler's own PUB to condure is not proven, and until it has joined,
+// what the handler sends (a held request's response) is dropped by
+// ZeroMQ. The initial body of a held stream is sent by the handler, so a
+// hold that shows its body proves the path; each attempt is a fresh
+// request.
+func (e *env) warmUp(t *testing.T) {
+	t.Helper()
+	e.origin.Handle("/_warm", harness.GripHold("stream", "_warm", "text/plain", "warm\n"))
+	if err := harness.Poll(wait, "a response sent by the handler", func() (bool, error) {
+		s, err := harness.OpenStreamErr(harness.NewRequest(t, http.MethodGet, e.HTTPURL()+"/_warm", nil), time.Second)
+		if err != nil {
+			return false, err
+		}
+		defer s.Close()
+		_, err = s.ReadUntil("warm\n", time.Second)
+		return err == nil, err
+	}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func get(t *testing.T, url string, headers ...string) *harness.Response {
