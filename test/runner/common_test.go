@@ -35,6 +35,8 @@ func startOurs(t *testing.T, routes func(o *harness.Origin) []string, configure 
 	if routes != nil {
 		r = routes(o)
 	}
+	// warmUp's requests always go to the test's origin.
+	r = append([]string{"*,path_beg=/_warm " + o.Target()}, r...)
 	impl := harness.Ours
 	if os.Getenv("RUNNER_E2E_ORACLE") != "" {
 		// Checks a scenario itself: the same test under Debian's Pushpin.
