@@ -118,7 +118,7 @@ func TestBenchPushpinZurl(t *testing.T) {
 			cpu2 := cpuTime(pid)
 			msg := fmt.Sprintf("zurl=%s small GETs: %.0f req/s (conc %d, %ds, %d errors), p50 %v p99 %v, zurl CPU %.0f µs/req; 50 MB stream: %d bytes in %v = %.1f MB/s, zurl CPU %v (err %v)",
 				impl, rps, conc, secs, errs, p(0.50).Round(10*time.Microsecond), p(0.99).Round(10*time.Microsecond),
-				float64((cpu1-cpu0).Microseconds())/float64(max(len(lat), 1)), n, el.Round(time.Millisecond), mbps, (cpu2-cpu1).Round(time.Millisecond), err)
+				float64((cpu1-cpu0).Microseconds())/float64(max(len(lat), 1)), n, el.Round(time.Millisecond), mbps, (cpu2 - cpu1).Round(time.Millisecond), err)
 			t.Log(msg)
 			fmt.Println("BENCH", msg)
 		})

@@ -151,6 +151,12 @@ type oracleEnv struct {
 	z  *harness.ZurlServer
 	in *zclient.Initiator
 	tr []string // transcript
+	// looseCredits keeps credit packets out of the transcript (only their
+	// total counts) and omits seq: how writes batch into credit packets,
+	// and where those fall among data packets, depends on timing in
+	// Debian's zurl itself.
+	looseCredits bool
+	credits      int
 }
 
 func startOracle(t *testing.T, impl harness.Impl, deny string) *oracleEnv {
@@ -185,6 +191,16 @@ func (e *oracleEnv) recv() *zhttp.Packet {
 	if err != nil {
 		e.note("RECV ERROR %v", err)
 		return &zhttp.Packet{Type: zhttp.Error, Condition: "(nothing)"}
+	}
+	if e.looseCredits {
+		if p.Type == zhttp.Credit {
+			e.credits += p.Credits
+			return e.recv() // the next packet that is not a credit
+		}
+		q := *p
+		q.Has &^= zhttp.HasSeq
+		e.note("PKT %s", render(&q))
+		return p
 	}
 	e.note("PKT %s", render(p))
 	return p
@@ -276,9 +292,10 @@ func next(id string, seq int) *zhttp.Packet {
 }
 
 type scenario struct {
-	name string
-	deny string
-	run  func(e *oracleEnv)
+	name  string
+	deny  string
+	loose bool // see oracleEnv.looseCredits
+	run   func(e *oracleEnv)
 }
 
 func gz(s string) string {
@@ -384,11 +401,25 @@ func httpScenarios(t *testing.T) []scenario {
 			p := first("c1", "GET", "http://"+o.hostPort()+"/big")
 			p.SetCredits(50000)
 			e.send(p)
-			e.recv()
-			e.recv() // head + exactly 50000 bytes
+			e.recv() // the keep-alive acknowledging the request
+			// How the first 50000 bytes split into packets depends on how
+			// the origin's bytes arrive (in both zurls): only the sum
+			// counts.
+			total := 0
+			for i := 0; i < 100 && total < 50000; i++ {
+				pk, err := e.in.Recv(5 * time.Second)
+				if err != nil {
+					e.note("error %v", err)
+					return
+				}
+				if i == 0 {
+					e.note("head code=%d headers=%v", pk.Code, pk.Headers)
+				}
+				total += len(pk.Body)
+			}
+			e.note("first credit window %d", total)
 			_, err := e.in.Recv(200 * time.Millisecond)
 			e.note("nothing more without credits: %v", err != nil)
-			total := 50000
 			for seq := 1; total < 300000 && seq < 100; seq++ {
 				c := next("c1", seq)
 				c.Type = zhttp.Credit
@@ -563,7 +594,7 @@ func canonicalJSON(raw []byte) string {
 
 func wsScenarios(t *testing.T) []scenario {
 	return []scenario{
-		{name: "websocket echo ping close", run: func(e *oracleEnv) {
+		{name: "websocket echo ping close", loose: true, run: func(e *oracleEnv) {
 			var mu sync.Mutex
 			var seenHdr []string
 			pinged := make(chan struct{}, 1)
@@ -631,21 +662,20 @@ func wsScenarios(t *testing.T) []scenario {
 			}
 			send(zhttp.Data, "hi zurl", "", false)
 			e.recv()
-			e.recv()
 			send(zhttp.Data, "\x00\x01", zhttp.ContentBinary, false)
 			e.recv()
-			e.recv()
 			send(zhttp.Data, "ping me", "", false)
-			e.recv()
 			e.recv() // the origin's ping
-			_, err := e.in.Recv(300 * time.Millisecond)
+			time.Sleep(300 * time.Millisecond)
 			select {
 			case <-pinged:
-				e.note("origin got a pong before the initiator answered: true (pkt err %v)", err != nil)
+				e.note("origin got a pong before the initiator answered: true")
 			default:
-				e.note("origin got a pong before the initiator answered: false (pkt err %v)", err != nil)
+				e.note("origin got a pong before the initiator answered: false")
 			}
 			send(zhttp.Ping, "", "", false)
+			// Wait for the pong: Debian's zurl drops a pong that arrives
+			// after the initiator's close was sent.
 			e.recv()
 			send(zhttp.Close, "done", "", false)
 			e.recvUntilDone()
@@ -662,14 +692,90 @@ func wsScenarios(t *testing.T) []scenario {
 	}
 }
 
+func wsMoreScenarios(t *testing.T) []scenario {
+	return []scenario{
+		{name: "websocket peer close fragments connect-host", loose: true, run: func(e *oracleEnv) {
+			got := make(chan string, 1)
+			closeNow := make(chan struct{})
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				up := websocket.Upgrader{}
+				c, err := up.Upgrade(w, r, nil)
+				if err != nil {
+					return
+				}
+				defer c.Close()
+				_, m, err := c.ReadMessage()
+				got <- string(m)
+				if err != nil {
+					return
+				}
+				c.WriteMessage(websocket.TextMessage, append([]byte("got:"), m...))
+				// Debian's zurl races a peer close against frames still
+				// queued for the initiator (the close can overtake the
+				// message); close only once the message was delivered.
+				select {
+				case <-closeNow:
+				case <-time.After(5 * time.Second):
+				}
+				c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(4001, "bye now"), time.Now().Add(time.Second))
+				c.ReadMessage()
+			}))
+			defer srv.Close()
+			host, port, _ := net.SplitHostPort(strings.TrimPrefix(srv.URL, "http://"))
+			n, _ := strconv.Atoi(port)
+			p := &zhttp.Packet{ID: []byte("v1"), URI: "ws://virtual.example/ws", ConnectHost: host}
+			p.SetConnectPort(n)
+			p.SetSeq(0)
+			p.SetCredits(1000)
+			p.UserData = tnetD()
+			e.send(p)
+			e.recv()
+			f1 := next("v1", 1)
+			f1.Body, f1.More, f1.ContentType = []byte("frag-"), true, zhttp.ContentText
+			e.sendStream(f1)
+			f2 := next("v1", 2)
+			f2.Body = []byte("ment")
+			e.sendStream(f2)
+			e.recv() // got:frag-ment
+			close(closeNow)
+			e.recv() // the peer's close
+			c := next("v1", 3)
+			c.Type = zhttp.Close
+			c.SetCode(4001)
+			e.sendStream(c)
+			pk, err := e.in.Recv(300 * time.Millisecond)
+			if err == nil {
+				e.note("after close: %s", render(pk))
+			} else {
+				e.note("after close: nothing")
+			}
+			e.note("ORIGIN GOT %q", <-got)
+		}},
+	}
+}
+
 func TestOracle(t *testing.T) {
 	harness.RequireDebian(t, harness.Zurl)
-	for _, sc := range append(httpScenarios(t), wsScenarios(t)...) {
+	for _, sc := range append(append(httpScenarios(t), wsScenarios(t)...), wsMoreScenarios(t)...) {
 		t.Run(sc.name, func(t *testing.T) {
 			var trs [2][]string
 			for i, impl := range []harness.Impl{harness.Debian, harness.Ours} {
 				e := startOracle(t, impl, sc.deny)
+				e.looseCredits = sc.loose
 				sc.run(e)
+				if sc.loose {
+					// Late credits may still be in flight.
+					for {
+						p, err := e.in.Recv(100 * time.Millisecond)
+						if err != nil {
+							break
+						}
+						if p.Type == zhttp.Credit {
+							e.credits += p.Credits
+						}
+					}
+					e.note("total credits %d", e.credits)
+				}
 				trs[i] = e.tr
 			}
 			// Port numbers of per-run origins differ; mask them.

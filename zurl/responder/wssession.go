@@ -185,9 +185,15 @@ func (s *session) wsUpdate(st *wsState) bool {
 		p.SetCredits(s.srv.cfg.BufferSize)
 		s.send(p)
 	}
-	for _, n := range written {
+	if len(written) > 0 {
+		// Writes completed together are granted together, as zurl sums
+		// the frames of one framesWritten signal (ping/pong count 0).
+		sum := 0
+		for _, n := range written {
+			sum += n
+		}
 		c := &zhttp.Packet{Type: zhttp.Credit}
-		c.SetCredits(n)
+		c.SetCredits(sum)
 		s.send(c)
 	}
 	if !s.deliverFrames(st) {
