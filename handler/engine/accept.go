@@ -31,8 +31,15 @@ func parseCall(msg [][]byte) (zrpcCall, error) {
 	return zrpcCall{env: append(zrpc.Envelope(nil), env...), req: req}, nil
 }
 
-func reply(a *zmqx.Actor, env zrpc.Envelope, resp zrpc.Response) {
-	_ = a.TrySend(env.Reply(resp.Encode()))
+// reply answers a ZRPC call. The reply actors have queues deep enough for
+// every call the proxy can have outstanding (replyQueueSize); if one is
+// full all the same the reply is dropped and logged, and the proxy's call
+// times out, rather than the loop blocking.
+func (e *Engine) reply(a *zmqx.Actor, env zrpc.Envelope, resp zrpc.Response) {
+	if err := a.TrySend(env.Reply(resp.Encode())); err != nil {
+		e.metrics.replyDropped.Add(1)
+		e.log.warnf("%s: cannot send reply: %v", a.Name(), err)
+	}
 }
 
 // onInspect answers inspect on the actor goroutine: it needs no engine
@@ -46,12 +53,12 @@ func (e *Engine) onInspect(a *zmqx.Actor, msg [][]byte) {
 		return
 	}
 	if call.req.Method != zrpc.MethodInspect {
-		reply(a, call.env, zrpc.Failure(call.req.ID, zrpc.CondMethodNotFound, tnetstring.Value{}))
+		e.reply(a, call.env, zrpc.Failure(call.req.ID, zrpc.CondMethodNotFound, tnetstring.Value{}))
 		return
 	}
 	args, err := handoff.ParseInspectArgs(call.req.Args)
 	if err != nil {
-		reply(a, call.env, zrpc.Failure(call.req.ID, zrpc.CondBadRequest, tnetstring.Value{}))
+		e.reply(a, call.env, zrpc.Failure(call.req.ID, zrpc.CondBadRequest, tnetstring.Value{}))
 		return
 	}
 	d := handoff.InspectData{}
@@ -61,7 +68,7 @@ func (e *Engine) onInspect(a *zmqx.Actor, msg [][]byte) {
 	case e.cfg.ShareAll:
 		d.SharingKey = args.Method + "|" + args.URI
 	}
-	reply(a, call.env, zrpc.Success(call.req.ID, d.Value()))
+	e.reply(a, call.env, zrpc.Success(call.req.ID, d.Value()))
 }
 
 // autoSharingKey is "auto|<uri without query>|<sorted Grip-Last values>".
@@ -89,7 +96,11 @@ func (e *Engine) onAccept(a *zmqx.Actor, msg [][]byte) {
 		e.log.warnf("accept: received invalid request: %v", err)
 		return
 	}
-	e.post(e.ctx, func() { e.st.accept(call) })
+	fn := func() { e.st.accept(call) }
+	select {
+	case e.accepts <- fn:
+	case <-e.ctx.Done():
+	}
 }
 
 // accept takes requests over from the proxy (reference §4.3).
@@ -97,43 +108,43 @@ func (st *state) accept(call zrpcCall) {
 	a := st.e.acceptSock
 	id := call.req.ID
 	if call.req.Method != zrpc.MethodAccept {
-		reply(a, call.env, zrpc.Failure(id, zrpc.CondMethodNotFound, tnetstring.Value{}))
+		st.e.reply(a, call.env, zrpc.Failure(id, zrpc.CondMethodNotFound, tnetstring.Value{}))
 		return
 	}
 	args, err := handoff.ParseAcceptArgs(call.req.Args)
 	if err != nil {
 		st.log.warnf("accept: bad args: %v", err)
-		reply(a, call.env, zrpc.Failure(id, zrpc.CondBadRequest, tnetstring.Value{}))
+		st.e.reply(a, call.env, zrpc.Failure(id, zrpc.CondBadRequest, tnetstring.Value{}))
 		return
 	}
 	in, err := ParseInstruct(args.Response, args.OrigRequestData.URI, st.cfg.ConnectionSubscriptionMax)
 	if err != nil {
 		msg := instructMessage(err)
 		st.log.warnf("accept: failed to parse accept instructions: %s", msg)
-		reply(a, call.env, zrpc.FailureText(id, zrpc.CondBadFormat, msg))
+		st.e.reply(a, call.env, zrpc.FailureText(id, zrpc.CondBadFormat, msg))
 		return
 	}
 	if in.Hold == NoHold && in.NextLink == "" {
 		// Nothing to hold: the proxy answers the client itself.
 		if args.ResponseSent {
-			reply(a, call.env, zrpc.Success(id, handoff.AcceptResult{}.Value()))
+			st.e.reply(a, call.env, zrpc.Success(id, handoff.AcceptResult{}.Value()))
 			return
 		}
 		r := in.Response
 		r.Body = nonNil(r.Body)
-		reply(a, call.env, zrpc.Success(id, handoff.AcceptResult{Response: &r}.Value()))
+		st.e.reply(a, call.env, zrpc.Success(id, handoff.AcceptResult{Response: &r}.Value()))
 		return
 	}
 	if in.Hold == StreamHold || in.Hold == NoHold {
 		for _, c := range in.Channels {
 			if c.HasPrev && in.NextLink == "" && in.Hold == StreamHold {
 				msg := "channel '" + c.Name + "' specifies prev-id, but no next link found"
-				reply(a, call.env, zrpc.FailureText(id, zrpc.CondBadFormat, msg))
+				st.e.reply(a, call.env, zrpc.FailureText(id, zrpc.CondBadFormat, msg))
 				return
 			}
 		}
 	}
-	reply(a, call.env, zrpc.Success(id, handoff.AcceptResult{Accepted: true}.Value()))
+	st.e.reply(a, call.env, zrpc.Success(id, handoff.AcceptResult{Accepted: true}.Value()))
 
 	acc := &args
 	// A response hold whose prev-id is behind what we published is

@@ -29,35 +29,35 @@ func (e *Engine) onCommand(a *zmqx.Actor, msg [][]byte) {
 		if !e.cfg.PushInSubConnect && len(e.cfg.PushInSubSpecs) > 0 {
 			u.PublishSub = e.cfg.PushInSubSpecs[0]
 		}
-		reply(a, call.env, zrpc.Success(id, u.Value()))
+		e.reply(a, call.env, zrpc.Success(id, u.Value()))
 	case zrpc.MethodPublish:
 		items, err := publish.DecodeCommandArgs(call.req.Args)
 		if err != nil {
 			e.metrics.badPublish.Add(1)
-			reply(a, call.env, zrpc.FailureText(id, zrpc.CondBadRequest, publishErrorText(err)))
+			e.reply(a, call.env, zrpc.FailureText(id, zrpc.CondBadRequest, publishErrorText(err)))
 			return
 		}
 		e.publishItems(items)
-		reply(a, call.env, zrpc.Success(id, tnetstring.N()))
+		e.reply(a, call.env, zrpc.Success(id, tnetstring.N()))
 	case zrpc.MethodRecover:
 		e.post(e.ctx, e.st.recover)
-		reply(a, call.env, zrpc.Success(id, tnetstring.N()))
+		e.reply(a, call.env, zrpc.Success(id, tnetstring.N()))
 	case zrpc.MethodRefresh:
 		args, err := zrpc.ParseRefreshArgs(call.req.Args)
 		if err != nil {
-			reply(a, call.env, zrpc.Failure(id, zrpc.CondBadRequest, tnetstring.Value{}))
+			e.reply(a, call.env, zrpc.Failure(id, zrpc.CondBadRequest, tnetstring.Value{}))
 			return
 		}
 		e.refresh(a, call, args)
 	case zrpc.MethodConncheck:
 		args, err := zrpc.ParseConncheckArgs(call.req.Args)
 		if err != nil {
-			reply(a, call.env, zrpc.Failure(id, zrpc.CondBadRequest, tnetstring.Value{}))
+			e.reply(a, call.env, zrpc.Failure(id, zrpc.CondBadRequest, tnetstring.Value{}))
 			return
 		}
 		e.conncheck(a, call, args)
 	default:
-		reply(a, call.env, zrpc.Failure(id, zrpc.CondMethodNotFound, tnetstring.Value{}))
+		e.reply(a, call.env, zrpc.Failure(id, zrpc.CondMethodNotFound, tnetstring.Value{}))
 	}
 }
 
@@ -106,7 +106,7 @@ func (e *Engine) refresh(a *zmqx.Actor, call zrpcCall, args zrpc.RefreshArgs) {
 			return
 		}
 		if args.CID != "" && len(cids) == 0 {
-			reply(a, call.env, zrpc.Failure(call.req.ID, zrpc.CondItemNotFound, tnetstring.Value{}))
+			e.reply(a, call.env, zrpc.Failure(call.req.ID, zrpc.CondItemNotFound, tnetstring.Value{}))
 			return
 		}
 		for _, cid := range cids {
@@ -117,11 +117,11 @@ func (e *Engine) refresh(a *zmqx.Actor, call zrpcCall, args zrpc.RefreshArgs) {
 				if !errors.As(err, &ce) {
 					cond = zrpc.CondProxyRequestFailed
 				}
-				reply(a, call.env, zrpc.Failure(call.req.ID, cond, tnetstring.Value{}))
+				e.reply(a, call.env, zrpc.Failure(call.req.ID, cond, tnetstring.Value{}))
 				return
 			}
 		}
-		reply(a, call.env, zrpc.Success(call.req.ID, tnetstring.N()))
+		e.reply(a, call.env, zrpc.Success(call.req.ID, tnetstring.N()))
 	})
 }
 
@@ -158,7 +158,7 @@ func (e *Engine) conncheck(a *zmqx.Actor, call zrpcCall, args zrpc.ConncheckArgs
 		if len(rest) > 0 && e.proxyCmd != nil {
 			v, err := e.proxyCall(ctx, zrpc.MethodConncheck, zrpc.ConncheckArgs{IDs: rest}.Value())
 			if err != nil {
-				reply(a, call.env, zrpc.Failure(call.req.ID, zrpc.CondProxyRequestFailed, tnetstring.Value{}))
+				e.reply(a, call.env, zrpc.Failure(call.req.ID, zrpc.CondProxyRequestFailed, tnetstring.Value{}))
 				return
 			}
 			alive, err := zrpc.ParseConncheckResult(v)
@@ -174,7 +174,7 @@ func (e *Engine) conncheck(a *zmqx.Actor, call zrpcCall, args zrpc.ConncheckArgs
 				out = append(out, id)
 			}
 		}
-		reply(a, call.env, zrpc.Success(call.req.ID, zrpc.ConncheckResult(out)))
+		e.reply(a, call.env, zrpc.Success(call.req.ID, zrpc.ConncheckResult(out)))
 	})
 }
 

@@ -46,6 +46,12 @@ type Engine struct {
 	// one credit per delivery).
 	calls chan func()
 	zin   chan *zhttp.Packet
+	// accepts carries accept calls, served before everything else: the
+	// proxy gives up on an accept after 8 s, and refuses new ones outright
+	// while its DEALER queue towards us is full ("Accept service
+	// unavailable."), so a burst of new held requests must not wait behind
+	// publishes and condure credits.
+	accepts chan func()
 
 	// Sockets. out is owned by the loop; the rest are actors.
 	out          zhttpOut
@@ -101,6 +107,7 @@ func New(cfg Config) (*Engine, error) {
 		cfg:     cfg,
 		log:     newLogger(cfg.Logger),
 		calls:   make(chan func(), 4096),
+		accepts: make(chan func(), acceptQueueSize),
 		zin:     make(chan *zhttp.Packet, 8192),
 		metrics: newMetrics(),
 	}
@@ -212,6 +219,12 @@ func (e *Engine) closeOut() {
 	}
 }
 
+// acceptQueueSize bounds the accepts waiting for the loop. The proxy has at
+// most a few thousand accepts outstanding (its DEALER HWM plus our ROUTER's
+// receive HWM); beyond this the accept actor blocks and backpressure
+// reaches the proxy.
+const acceptQueueSize = 8192
+
 // post hands fn to the engine loop, blocking while the queue is full until
 // ctx ends. It reports whether fn was queued.
 func (e *Engine) post(ctx context.Context, fn func()) bool {
@@ -240,12 +253,19 @@ func jitter(d time.Duration) time.Duration {
 // connect/bind helpers
 
 func (e *Engine) actor(ctx context.Context, name string, t zmq4.Type, specs []string, bind bool, h zmqx.Handler, opts ...zmqx.SocketOption) (*zmqx.Actor, error) {
+	return e.actorQ(ctx, name, t, specs, bind, h, 0, opts...)
+}
+
+// actorQ is actor with an outbound queue of queueSize messages (0 = the
+// zmqx default).
+func (e *Engine) actorQ(ctx context.Context, name string, t zmq4.Type, specs []string, bind bool, h zmqx.Handler, queueSize int, opts ...zmqx.SocketOption) (*zmqx.Actor, error) {
 	a, err := zmqx.NewActor(ctx, e.zc, zmqx.Config{
-		Name:     name,
-		Type:     t,
-		Endpoint: zmqx.Endpoint{Specs: specs, Bind: bind, IPCMode: e.cfg.IPCMode},
-		Options:  opts,
-		Handler:  h,
+		Name:      name,
+		Type:      t,
+		Endpoint:  zmqx.Endpoint{Specs: specs, Bind: bind, IPCMode: e.cfg.IPCMode},
+		Options:   opts,
+		QueueSize: queueSize,
+		Handler:   h,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)

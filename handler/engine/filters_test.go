@@ -110,3 +110,50 @@ func TestContentFiltersMismatch(t *testing.T) {
 		t.Errorf("no check: got %q %v", got, err)
 	}
 }
+
+// TestContentFilterMismatchEndsSession: the session fails as
+// pushpin-handler's does (verified e2e in test/handler): a stream ends,
+// with the error text in debug mode; a response hold answers 502.
+func TestContentFilterMismatchEndsSession(t *testing.T) {
+	const msg = "content filter mismatch: subscription= message=build-id"
+	tests := []struct {
+		name     string
+		mode     HoldMode
+		debug    bool
+		wantCode int
+		wantBody string
+	}{
+		{"stream", StreamHold, false, 0, "initial\n"},
+		{"stream debug", StreamHold, true, 0, "initial\n\n\n" + msg + "\n"},
+		{"response", ResponseHold, false, 502, "Error while proxying to origin.\n"},
+		{"response debug", ResponseHold, true, 502, msg + "\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st, msgs := testState(t, nil)
+			hs := addSession(st, "s", tt.mode, 1<<20, "a")
+			hs.req.Debug = tt.debug
+			it := &publish.Item{Channel: "a"}
+			if tt.mode == StreamHold {
+				it.HTTPStream = &publish.HTTPStreamFormat{Content: []byte("x"), ContentFilters: []string{publish.FilterBuildID}}
+			} else {
+				it.HTTPResponse = &publish.HTTPResponseFormat{Body: []byte("x"), ContentFilters: []string{publish.FilterBuildID}}
+			}
+			st.receive(it)
+			ps := packets(t, *msgs, "s")
+			if got := bodies(ps); got != tt.wantBody {
+				t.Errorf("body %q, want %q", got, tt.wantBody)
+			}
+			last := ps[len(ps)-1]
+			if last.More {
+				t.Errorf("response not ended: %+v", last)
+			}
+			if tt.wantCode != 0 && (ps[1].Code != tt.wantCode || ps[1].Reason != "Bad Gateway") {
+				t.Errorf("status %d %q, want %d Bad Gateway", ps[1].Code, ps[1].Reason, tt.wantCode)
+			}
+			if ch := st.channels["a"]; st.sessions[hs.key] != nil || (ch != nil && len(ch.subs) != 0) {
+				t.Errorf("session or subscription left behind")
+			}
+		})
+	}
+}

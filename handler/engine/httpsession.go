@@ -458,9 +458,11 @@ func (hs *httpSession) deliverResponse(sub *subscription, d *delivery) bool {
 	}
 	body, err := filterContent(sub, f.ContentFilters, body)
 	if err != nil {
-		if err != errContentFilters {
-			hs.st.log.debugf("filter error for %s: %v", hs.connID, err)
+		if err == errContentFilters {
+			hs.fail(contentFilterMismatch(sub, f.ContentFilters))
+			return true
 		}
+		hs.st.log.debugf("filter error for %s: %v", hs.connID, err)
 		return false
 	}
 	body = nonNil(body)
@@ -541,10 +543,53 @@ func (hs *httpSession) deliverStream(sub *subscription, d *delivery) bool {
 	}
 	content, err := filterContent(sub, f.ContentFilters, f.Content)
 	if err != nil {
+		if err == errContentFilters {
+			hs.fail(contentFilterMismatch(sub, f.ContentFilters))
+			return true
+		}
 		hs.st.log.debugf("filter error for %s: %v", hs.connID, err)
 		return false
 	}
 	return hs.writeBody(content)
+}
+
+// contentFilterMismatch is pushpin-handler's error text for an item whose
+// content-filters differ from the subscription's (verified against 1.36).
+func contentFilterMismatch(sub *subscription, want []string) string {
+	return "content filter mismatch: subscription=" + strings.Join(contentFilterNames(sub.filters), ",") +
+		" message=" + strings.Join(want, ",")
+}
+
+// errorBody is what the client gets when a held session fails: the error
+// text in debug mode, Pushpin's generic proxy error otherwise.
+const errorBody = "Error while proxying to origin.\n"
+
+// fail ends the session with an error, as pushpin-handler's HttpSession
+// does: a response hold not yet answered gets 502 Bad Gateway (body: the
+// error in debug mode), a started response (stream) ends, with the error
+// text appended in debug mode (reference §5.5, verified).
+func (hs *httpSession) fail(msg string) {
+	if hs.phase != phaseActive || hs.finished {
+		return
+	}
+	hs.st.log.debugf("session %s: %s", hs.connID, msg)
+	if !hs.started {
+		hs.unsubscribeAll()
+		hs.st.timers.stop(hs.holdTimer)
+		body := []byte(errorBody)
+		if hs.req.Debug {
+			body = []byte(msg + "\n")
+		}
+		headers := []zhttp.Header{{Name: "Content-Type", Value: "text/plain"}}
+		hs.start(502, "Bad Gateway", withContentLength(headers, len(body)), body, false)
+		return
+	}
+	if hs.req.Debug {
+		if !hs.writeBody([]byte("\n\n" + msg + "\n")) {
+			return
+		}
+	}
+	hs.end()
 }
 
 // --- retry ---

@@ -18,6 +18,20 @@ func (e *Engine) loop(ctx context.Context) error {
 	armed := time.Time{}
 
 	for {
+		// Accepts first (see Engine.accepts), a bounded batch per turn so
+		// timers and condure packets still progress.
+		if len(e.accepts) > 0 {
+			st.now = time.Now()
+			for i := 0; i < acceptBatch; i++ {
+				select {
+				case fn := <-e.accepts:
+					fn()
+					continue
+				default:
+				}
+				break
+			}
+		}
 		// Keep the single runtime timer at the earliest deadline.
 		if next, ok := st.timers.next(); ok {
 			if !next.Equal(armed) {
@@ -43,6 +57,9 @@ func (e *Engine) loop(ctx context.Context) error {
 				}
 				break
 			}
+		case fn := <-e.accepts:
+			st.now = time.Now()
+			fn()
 		case fn := <-e.calls:
 			st.now = time.Now()
 			fn()
@@ -56,6 +73,9 @@ func (e *Engine) loop(ctx context.Context) error {
 		}
 	}
 }
+
+// acceptBatch bounds the accepts run ahead of the other inputs per turn.
+const acceptBatch = 64
 
 // second runs the once-a-second chores.
 func (st *state) second() {

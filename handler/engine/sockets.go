@@ -37,10 +37,17 @@ func (e *Engine) setupSockets(ctx context.Context) error {
 	}
 
 	// #8, #9 ZRPC servers for the proxy's DEALERs.
-	if e.inspectSock, err = e.actor(ctx, "inspect", zmq4.ROUTER, one(cfg.InspectSpec), false, e.onInspect); err != nil {
+	// A ROUTER silently drops a reply when the pipe to its peer is full,
+	// and the proxy then waits 8 s and answers 500: the send side gets
+	// the stream HWM and the actor queue room for every call that can be
+	// outstanding. The receive HWM lets a burst of new held requests
+	// queue here rather than fill the proxy's DEALER (which makes the
+	// proxy refuse at once with "Accept service unavailable.").
+	rpcOpts := []zmqx.SocketOption{zmqx.SndHWM(zmqx.StreamHWM), zmqx.RcvHWM(rpcRcvHWM)}
+	if e.inspectSock, err = e.actorQ(ctx, "inspect", zmq4.ROUTER, one(cfg.InspectSpec), false, e.onInspect, replyQueueSize, rpcOpts...); err != nil {
 		return err
 	}
-	if e.acceptSock, err = e.actor(ctx, "accept", zmq4.ROUTER, one(cfg.AcceptSpec), false, e.onAccept); err != nil {
+	if e.acceptSock, err = e.actorQ(ctx, "accept", zmq4.ROUTER, one(cfg.AcceptSpec), false, e.onAccept, replyQueueSize, rpcOpts...); err != nil {
 		return err
 	}
 	// #10 retry packets.
@@ -122,6 +129,12 @@ func (e *Engine) setupSockets(ctx context.Context) error {
 	}
 	return nil
 }
+
+// Queue sizes of the proxy-facing ZRPC servers (see setupSockets).
+const (
+	rpcRcvHWM      = 10000
+	replyQueueSize = rpcRcvHWM + acceptQueueSize
+)
 
 // onIgnored drains a socket we only send on (the intreq ROUTER).
 func (e *Engine) onIgnored(*zmqx.Actor, [][]byte) {}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/pushpin-go/pushpin/pkg/zmqx"
 	"github.com/pushpin-go/pushpin/protocol/stats"
+	"github.com/pushpin-go/pushpin/protocol/tnetstring"
 )
 
 // Metrics are counters readable from any goroutine (Prometheus, tests).
@@ -16,6 +17,7 @@ type Metrics struct {
 	slowClosed       atomic.Uint64 // sessions closed for a full output queue
 	wsControlDropped atomic.Uint64 // ws-control packets the socket refused
 	badPublish       atomic.Uint64 // publish requests/messages rejected
+	replyDropped     atomic.Uint64 // ZRPC replies the socket queue refused
 	connections      atomic.Int64  // current sessions (HTTP + WS)
 	connMax          atomic.Int64  // max in the current report period
 	connMinutes      atomic.Uint64
@@ -52,13 +54,16 @@ type reportCounters struct {
 
 // statsState publishes the stats stream (reference §8.1): conn and sub
 // packets on change and refreshed at 3/4 of their ttl, message packets per
-// delivery, activity once a second, and the report every
+// delivery, activity batched per 100 ms, and the report every
 // stats_report_interval. Owned by the loop.
 type statsState struct {
 	st       *state
 	report   reportCounters
 	proxy    stats.Report // proxy report counters merged into ours
 	activity int
+	actTimer *timer // flushes activity activityDelay after the first count
+	enc      tnetstring.Encoder
+	sink     func(msg []byte) // tests: receives stats messages instead of the socket
 	lastRep  time.Time
 	lastRef  time.Time
 	conns    int
@@ -66,26 +71,60 @@ type statsState struct {
 	connSecs float64
 }
 
+// activityDelay is how long activity counts are batched: Pushpin's
+// StatsManager flushes them 100 ms after the first count (reference §8.1).
+const activityDelay = 100 * time.Millisecond
+
 func newStatsState(st *state) *statsState {
-	return &statsState{st: st, lastRep: time.Now(), lastRef: time.Now()}
+	s := &statsState{st: st, lastRep: time.Now(), lastRef: time.Now()}
+	s.actTimer = newTimer(func(time.Time) { s.flushActivity() })
+	return s
 }
 
-func (s *statsState) enabled() bool { return s.st.e.statsOut != nil }
+// addActivity counts billable activity and arms the 100 ms flush.
+func (s *statsState) addActivity(n int) {
+	if n <= 0 {
+		return
+	}
+	s.activity += n
+	if !s.actTimer.armed() {
+		s.st.timers.set(s.actTimer, s.st.now.Add(activityDelay))
+	}
+}
+
+// flushActivity sends the batched activity count.
+func (s *statsState) flushActivity() {
+	if s.activity > 0 && s.enabled() {
+		s.send(&stats.Activity{Common: s.common("", false), Count: s.activity})
+	}
+	s.activity = 0
+}
+
+func (s *statsState) enabled() bool { return s.st.e.statsOut != nil || s.sink != nil }
 
 func (s *statsState) send(p stats.Packet) {
-	a := s.st.e.statsOut
-	if a == nil {
+	if !s.enabled() {
 		return
 	}
 	f := stats.FormatT
 	if s.st.cfg.StatsJSON {
 		f = stats.FormatJ
 	}
-	msg := stats.Append(nil, f, p)
+	s.sendRaw(stats.Append(nil, f, p))
+}
+
+// sendRaw queues an encoded stats message. The stats PUB never blocks the
+// loop: when its queue is full the message is dropped, as a PUB past its
+// HWM drops (reference §8.1: stats are best-effort).
+func (s *statsState) sendRaw(msg []byte) {
 	if s.st.log.enabled(LevelDebug) {
 		s.st.log.debugf("stats: OUT %s", trimForLog(msg))
 	}
-	_ = a.TrySend([][]byte{msg})
+	if s.sink != nil {
+		s.sink(msg)
+		return
+	}
+	_ = s.st.e.statsOut.TrySend([][]byte{msg})
 }
 
 func (s *statsState) common(route string, separate bool) stats.Common {
@@ -105,7 +144,7 @@ func (s *statsState) countConn(delta int) {
 
 func (s *statsState) connected(hs *httpSession) {
 	s.countConn(1)
-	s.activity++
+	s.addActivity(1)
 	s.sendConn(hs)
 }
 
@@ -174,23 +213,55 @@ func (s *statsState) channelGone(ch *channel) {
 
 var transports = [subKinds]string{stats.TransportHTTPResponse, stats.TransportHTTPStream, stats.TransportWSMessage}
 
+// message reports one published item delivered to n subscribers. It runs
+// once per item and channel on the fan-out path, so the T form is encoded
+// straight into a reused buffer (the same bytes stats.Append produces for
+// a stats.Message; see TestMessageStatsEncoding).
 func (s *statsState) message(channel, id string, n int, kind subKind) {
-	s.activity += n
+	s.addActivity(n)
 	if !s.enabled() {
 		return
 	}
-	s.send(&stats.Message{Common: s.common("", false), Channel: channel, ItemID: id, Count: n, Transport: transports[kind]})
+	if s.st.cfg.StatsJSON {
+		s.send(&stats.Message{Common: s.common("", false), Channel: channel, ItemID: id, Count: n, Transport: transports[kind]})
+		return
+	}
+	s.sendRaw(appendMessageT(&s.enc, s.st.cfg.InstanceID, channel, id, n, transports[kind]))
 }
 
-// tick runs every second: activity, refreshes, the report.
+// appendMessageT encodes a "message T" stats packet (fields in
+// stats.Message.Value's order) into a new exact-size slice, using enc's
+// buffer as scratch.
+func appendMessageT(enc *tnetstring.Encoder, from, channel, id string, n int, transport string) []byte {
+	enc.Reset(enc.Bytes()[:0])
+	enc.BeginDict()
+	if from != "" {
+		enc.Str("from")
+		enc.Str(from)
+	}
+	enc.Str("channel")
+	enc.Str(channel)
+	if id != "" {
+		enc.Str("item-id")
+		enc.Str(id)
+	}
+	enc.Str("count")
+	enc.Int(int64(max(n, 0)))
+	enc.Str("transport")
+	enc.Str(transport)
+	enc.End()
+	body := enc.Bytes()
+	msg := make([]byte, 0, len(stats.TypeMessage)+2+len(body))
+	msg = append(msg, stats.TypeMessage...)
+	msg = append(msg, ' ', byte(stats.FormatT))
+	return append(msg, body...)
+}
+
+// tick runs every second: refreshes, the report.
 func (s *statsState) tick() {
 	st := s.st
 	now := st.now
 	s.connSecs += float64(s.conns)
-	if s.activity > 0 && s.enabled() {
-		s.send(&stats.Activity{Common: s.common("", false), Count: s.activity})
-	}
-	s.activity = 0
 
 	refresh := st.cfg.StatsSubscriptionTTL * 3 / 4
 	if now.Sub(s.lastRef) >= refresh {
@@ -276,7 +347,7 @@ func (e *Engine) onProxyStats(_ *zmqx.Actor, msg [][]byte) {
 func (s *statsState) proxyPacket(p stats.Packet) {
 	switch v := p.(type) {
 	case *stats.Activity:
-		s.activity += v.Count
+		s.addActivity(v.Count)
 	case *stats.Counts:
 		s.st.e.metrics.requestsReceived.Add(uint64(v.RequestsReceived))
 	case *stats.Conn:
