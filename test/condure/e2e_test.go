@@ -7,9 +7,11 @@
 package condure
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"sort"
 	"strings"
@@ -228,6 +230,41 @@ func TestWebSocketOverHTTP(t *testing.T) {
 			code, reason = ce.Code, ce.Text
 		}
 		res[implName(t)] = fmt.Sprintf("%q %d %q", msg, code, reason)
+	})
+	res.check(t)
+}
+
+// Expect: 100-continue through the whole stack: condure answers with
+// "100 Continue" once the proxy grants credits for the body, and the body
+// then reaches the origin (condure 1.9.1 behaviour, matched by ours).
+func TestExpectContinue(t *testing.T) {
+	res := results{}
+	both(t, nil, func(t *testing.T, e *env) {
+		e.origin.Handle("/up", harness.Text(200, "got it\n"))
+		c, err := net.DialTimeout("tcp", e.HTTPAddr(), wait)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(wait))
+		fmt.Fprint(c, "POST /up HTTP/1.1\r\nHost: example\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
+		br := bufio.NewReader(c)
+		interim, err := br.ReadString('\n')
+		if err != nil {
+			t.Fatalf("no interim response: %v", err)
+		}
+		if blank, err := br.ReadString('\n'); err != nil || blank != "\r\n" {
+			t.Fatalf("interim response head: %q %v", blank, err)
+		}
+		fmt.Fprint(c, "abcde")
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		req := e.origin.NextRequest(t, wait)
+		res[implName(t)] = fmt.Sprintf("%q | %d %q close=%v | origin got %q", strings.TrimSpace(interim),
+			resp.StatusCode, body, resp.Close, req.Body)
 	})
 	res.check(t)
 }
