@@ -5,6 +5,7 @@ package runner
 import (
 	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -194,7 +195,12 @@ func TestSIGTERM(t *testing.T) {
 		}
 	}
 	if left := sockets(t, e.RunDir); len(left) > 0 {
-		t.Errorf("socket files left in the run dir: %v", left)
+		if os.Getenv("RUNNER_E2E_ORACLE") != "" {
+			// Pushpin's proxy and zurl leave theirs; ours sweeps them.
+			t.Logf("Pushpin leaves socket files: %v", left)
+		} else {
+			t.Errorf("socket files left in the run dir: %v", left)
+		}
 	}
 	pidFiles, _ := filepath.Glob(filepath.Join(e.RunDir, "*.pid"))
 	if len(pidFiles) > 0 {
