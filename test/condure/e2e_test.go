@@ -265,6 +265,7 @@ func TestExpectContinue(t *testing.T) {
 		req := e.origin.NextRequest(t, wait)
 		res[implName(t)] = fmt.Sprintf("%q | %d %q close=%v | origin got %q", strings.TrimSpace(interim),
 			resp.StatusCode, body, resp.Close, req.Body)
+		t.Log(res[implName(t)])
 	})
 	res.check(t)
 }
