@@ -23,10 +23,16 @@ import (
 const version = "0.1.0 (compatible with pushpin 1.36.0)"
 
 func main() {
+	// "pushpin 1.36.0" is what Pushpin prints: NAME VERSION on one line,
+	// which scripts parse.
+	cli.VersionPrinter = func(c *cli.Context) {
+		fmt.Fprintf(c.App.Writer, "%s %s\n", c.App.Name, c.App.Version)
+	}
 	app := &cli.App{
-		Name:    "pushpin",
-		Usage:   "start and supervise the realtime proxy's services",
-		Version: version,
+		HideHelpCommand: true,
+		Name:            "pushpin",
+		Usage:           "start and supervise the realtime proxy's services",
+		Version:         version,
 		// --route lines and the like contain commas; never split them.
 		DisableSliceFlagSeparator: true,
 		Flags: []cli.Flag{

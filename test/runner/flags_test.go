@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -156,5 +157,24 @@ func TestFlags(t *testing.T) {
 	}
 	if left := sockets(t, cfg.RunDir); len(left) > 0 {
 		t.Errorf("socket files left: %v", left)
+	}
+}
+
+// TestVersionAndHelp: --version prints "pushpin <version>" on one line as
+// Pushpin does, and --help lists Pushpin's options.
+func TestVersionAndHelp(t *testing.T) {
+	bin := harness.Binary(t, harness.Runner, harness.Ours)
+	out, err := exec.Command(bin, "--version").CombinedOutput()
+	if err != nil || !strings.HasPrefix(string(out), "pushpin ") || strings.Count(string(out), "\n") != 1 {
+		t.Errorf("--version: %q %v", out, err)
+	}
+	out, err = exec.Command(bin, "--help").CombinedOutput()
+	if err != nil {
+		t.Fatalf("--help: %v\n%s", err, out)
+	}
+	for _, opt := range []string{"--config", "--logfile", "--loglevel", "--verbose", "--merge-output, -m", "--port", "--id", "--route"} {
+		if !strings.Contains(string(out), opt) {
+			t.Errorf("--help lacks %s:\n%s", opt, out)
+		}
 	}
 }
