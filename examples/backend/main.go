@@ -41,7 +41,13 @@ func main() {
 		Action: func(c *cli.Context) error {
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
-			b := &backend{publishURL: c.String("publish-url"), log: plog.New(os.Stdout, plog.FromNumber(2), "backend")}
+			b := &backend{
+				publishURL: c.String("publish-url"),
+				log:        plog.New(os.Stdout, plog.FromNumber(2), "backend"),
+				// A publish that hangs would hold the chat request (and the
+				// sender's WebSocket) with it: bound it.
+				client: http.Client{Timeout: 10 * time.Second},
+			}
 			srv := &http.Server{Addr: c.String("addr"), Handler: b.routes(), ReadHeaderTimeout: 10 * time.Second}
 			go func() { <-ctx.Done(); srv.Close() }() // owner: Action; ends with the context
 			b.log.Info("listening on " + srv.Addr)
