@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -213,5 +215,61 @@ func TestSIGTERM(t *testing.T) {
 	if strings.Contains(log, "killing") {
 		// Not a failure: a loaded machine may be slow; worth seeing.
 		t.Logf("a child needed SIGKILL:\n%s", log)
+	}
+}
+
+// TestRunnerKilled: when the runner itself dies by SIGKILL (no chance to
+// stop anything), its children die with it rather than linger.
+func TestRunnerKilled(t *testing.T) {
+	oursOnly(t)
+	cfg := ourConfig(t)
+	if err := cfg.Write(); err != nil {
+		t.Fatal(err)
+	}
+	// Started here rather than by the harness, whose cleanup would count
+	// the runner's death as a failure.
+	cmd := exec.Command(harness.Binary(t, harness.Runner, harness.Ours), "--config="+cfg.ConfigPath)
+	cmd.Dir = cfg.Dir
+	out, err := os.Create(filepath.Join(cfg.LogDir, "runner.out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waited := false
+	t.Cleanup(func() {
+		if !waited {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+	})
+	pids := map[string]int{}
+	if err := harness.Poll(wait, "pid files", func() (bool, error) {
+		for _, svc := range services {
+			b, err := os.ReadFile(cfg.PidFile(svc))
+			if err != nil {
+				return false, err
+			}
+			pids[svc], _ = strconv.Atoi(strings.TrimSpace(string(b)))
+		}
+		return true, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	waited = true
+	for svc, pid := range pids {
+		if err := harness.Poll(wait, svc+" to die with the runner", func() (bool, error) {
+			return !harness.Alive(pid, binaryName[svc]), nil
+		}); err != nil {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+			t.Error(err)
+		}
 	}
 }
