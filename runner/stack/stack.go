@@ -149,10 +149,12 @@ func (s *Stack) supervise(ctx context.Context, svc *Service, started chan<- erro
 			if ctx.Err() != nil {
 				return
 			}
-			s.log.Error(fmt.Sprintf("%s: Exited unexpectedly (%v); restarting in %v", svc.Name, exitText(err), backoff))
+			// A child that ran for a while starts its backoff over (before
+			// the log line, so the line tells the delay really used).
 			if time.Since(begin) >= RestartReset {
 				backoff = RestartMin
 			}
+			s.log.Error(fmt.Sprintf("%s: Exited unexpectedly (%v); restarting in %v", svc.Name, exitText(err), backoff))
 			if !s.sleep(ctx, &backoff) {
 				return
 			}

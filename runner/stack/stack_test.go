@@ -221,3 +221,42 @@ func TestMergedOutputOfCrash(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestRestartBackoff: a child that keeps dying at once is restarted after
+// doubling delays, each one logged.
+func TestRestartBackoff(t *testing.T) {
+	dir := t.TempDir()
+	script := filepath.Join(dir, "dies")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\nexit 1\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, path := writeConf(t, "[global]\nrundir="+filepath.Join(dir, "run")+"\n[runner]\nservices=condure\nhttp_port=127.0.0.1:1\ncondure_bin="+script+"\n")
+	plan, err := NewPlan(Options{ConfigFile: path, ID: -1, Merge: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- New(plan, slog.New(slog.NewTextHandler(&out, nil)), &out).Run(ctx, nil, make(chan struct{}))
+	}()
+	want := []string{"restarting in 250ms", "restarting in 500ms", "restarting in 1s"}
+	waitFor(t, "three restarts", func() bool { return strings.Contains(out.String(), want[2]) })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	log := out.String()
+	last := -1
+	for _, w := range want {
+		i := strings.Index(log, w)
+		if i <= last {
+			t.Fatalf("%q missing or out of order in:\n%s", w, log)
+		}
+		last = i
+	}
+	if n := strings.Count(log, "condure: restarted (pid "); n < 2 {
+		t.Errorf("%d restarts logged, want at least 2:\n%s", n, log)
+	}
+}
