@@ -174,8 +174,7 @@ func (st *state) accept(call zrpcCall) {
 		case NoHold:
 			// Follow the next link: start the response and fetch.
 			if !hs.started {
-				resp := in.Response
-				hs.start(resp.Code, resp.Reason, resp.Headers, nonNil(resp.Body), true)
+				hs.startStream()
 			}
 			if hs.phase == phaseActive {
 				hs.fetchLink()

@@ -374,8 +374,7 @@ func (hs *httpSession) hold() {
 		hs.subscribeAll()
 	case StreamHold:
 		if !hs.started {
-			r := hs.in.Response
-			hs.start(r.Code, r.Reason, r.Headers, nonNil(r.Body), true)
+			hs.startStream()
 		}
 		if hs.phase != phaseActive {
 			return
@@ -413,9 +412,34 @@ func (hs *httpSession) timeout() {
 	}
 	hs.unsubscribeAll()
 	r := hs.in.Response
-	body := nonNil(r.Body)
 	hs.st.stats.report.httpResponseSent++
-	hs.start(r.Code, r.Reason, withContentLength(r.Headers, len(body)), body, false)
+	hs.respond(r.Code, r.Reason, r.Headers, nonNil(r.Body))
+}
+
+// startStream sends the instruct response's head and body and keeps the
+// response open. With auto cross-origin it gets CORS headers; JSON-P does
+// not apply to streams (verified against pushpin-handler 1.36).
+func (hs *httpSession) startStream() {
+	r := hs.in.Response
+	headers := r.Headers
+	if hs.req.AutoCrossOrigin {
+		headers = corsHeaders(headers, hs.acc.OrigRequestData.Headers)
+	}
+	hs.start(r.Code, r.Reason, headers, nonNil(r.Body), true)
+}
+
+// respond answers a response hold: with auto cross-origin, a JSON-P
+// request gets the response wrapped for its callback and others get CORS
+// headers (reference §5.9); Content-Length is set last.
+func (hs *httpSession) respond(code int, reason string, headers []zhttp.Header, body []byte) {
+	switch {
+	case hs.req.JSONPCallback != "":
+		headers, body = jsonpResponse(hs.req.JSONPCallback, hs.req.JSONPExtendedResponse, code, reason, headers, body)
+		code, reason = 200, "OK"
+	case hs.req.AutoCrossOrigin:
+		headers = corsHeaders(headers, hs.acc.OrigRequestData.Headers)
+	}
+	hs.start(code, reason, withContentLength(headers, len(body)), body, false)
 }
 
 func withContentLength(hs []zhttp.Header, n int) []zhttp.Header {
@@ -472,7 +496,7 @@ func (hs *httpSession) deliverResponse(sub *subscription, d *delivery) bool {
 	hs.st.stats.report.sent++
 	hs.st.stats.report.httpResponseSent++
 	hs.st.e.metrics.sent.Add(1)
-	hs.start(f.Code, f.Reason, withContentLength(headers, len(body)), body, false)
+	hs.respond(f.Code, f.Reason, headers, body)
 	return true
 }
 
