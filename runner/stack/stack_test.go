@@ -260,3 +260,52 @@ func TestRestartBackoff(t *testing.T) {
 		t.Errorf("%d restarts logged, want at least 2:\n%s", n, log)
 	}
 }
+
+// FuzzLineWriter feeds a child's arbitrary output, split at an arbitrary
+// point, through the merged-log writer: every logged line carries the tag,
+// and every output line's text is kept.
+func FuzzLineWriter(f *testing.F) {
+	f.Add([]byte("[INFO] 2026-01-01 00:00:00.000 hello\nworld"), 5)
+	f.Add([]byte("\n\n\r\n"), 1)
+	f.Add([]byte("[[[ ]]] x y z\n[\n"), 0)
+	f.Add([]byte{}, 0)
+	f.Fuzz(func(t *testing.T, data []byte, split int) {
+		var out syncBuffer
+		w := &lineWriter{s: &Stack{out: &out}, tag: "svc"}
+		if split < 0 || split > len(data) {
+			split = len(data) / 2
+		}
+		w.Write(data[:split])
+		w.Write(data[split:])
+		w.flush()
+		logged := out.String()
+		if len(data) == 0 {
+			if logged != "" {
+				t.Fatalf("logged %q for no output", logged)
+			}
+			return
+		}
+		if !strings.HasSuffix(logged, "\n") {
+			t.Fatalf("log does not end with a newline: %q", logged)
+		}
+		// Each logged line, with the tag taken out again, holds its
+		// output line (after a date prefix for lines not in log format).
+		var recovered []string
+		for _, l := range strings.Split(strings.TrimSuffix(logged, "\n"), "\n") {
+			i := strings.Index(l, "[svc] ")
+			if i < 0 {
+				t.Fatalf("untagged line %q", l)
+			}
+			recovered = append(recovered, l[:i]+l[i+len("[svc] "):])
+		}
+		lines := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
+		if len(lines) != len(recovered) {
+			t.Fatalf("%d lines logged for %d output lines: %q", len(recovered), len(lines), logged)
+		}
+		for i, l := range lines {
+			if !strings.Contains(recovered[i], strings.TrimRight(l, "\r")) {
+				t.Fatalf("line %q became %q", l, recovered[i])
+			}
+		}
+	})
+}
