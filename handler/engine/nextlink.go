@@ -8,14 +8,16 @@ import (
 	"time"
 
 	"github.com/pushpin-go/pushpin/pkg/zmqx"
+	"github.com/pushpin-go/pushpin/protocol/grip"
 	"github.com/pushpin-go/pushpin/protocol/handoff"
 	"github.com/pushpin-go/pushpin/protocol/zhttp"
 )
 
 // Next links ("GRIP Next", Grip-Link rel=next): the handler fetches the link
 // through the proxy's internal request sockets (intreq, reference §4.6) as a
-// ZHTTP initiator, appends the response body to the held stream and applies
-// the response's own instructions.
+// ZHTTP initiator, streams the response body into the held stream as it
+// arrives and then applies the response's own instructions (an
+// application/grip-instruct body is read whole first).
 
 const (
 	// intreqCredits is what we grant the proxy for the response body
@@ -40,9 +42,15 @@ type linkRequest struct {
 	code    int
 	reason  string
 	headers []zhttp.Header
-	body    []byte
+	body    []byte // buffered body of an application/grip-instruct response
 	timer   *timer
 	done    bool
+
+	// streaming: the instructions came with the headers, so the body is
+	// passed to the client as it arrives (as pushpin-handler does) and
+	// the instructions are applied when it ends.
+	streaming bool
+	in        Instruct
 }
 
 func randomID() string {
@@ -203,14 +211,28 @@ func (st *state) handleIntreq(p *zhttp.Packet) {
 	default:
 		return
 	}
+	hs := lr.hs
 	if !lr.started {
 		lr.started = true
 		lr.code, lr.reason, lr.headers = p.Code, p.Reason, p.Headers
+		if !lr.begin() {
+			return
+		}
 	}
-	lr.body = append(lr.body, p.Body...)
-	if len(lr.body) > maxLinkBody {
-		lr.fail("next link response too large")
-		return
+	if lr.streaming {
+		// The session's own output queue bounds what waits for the
+		// client; a client too slow for it is closed (writeBody).
+		if len(p.Body) > 0 && !hs.writeBody(p.Body) {
+			lr.abandon()
+			hs.fetching = nil
+			return
+		}
+	} else {
+		lr.body = append(lr.body, p.Body...)
+		if len(lr.body) > maxLinkBody {
+			lr.fail("next link response too large")
+			return
+		}
 	}
 	if len(p.Body) > 0 && p.More {
 		lr.sendStream(&zhttp.Packet{Type: zhttp.Credit, Credits: len(p.Body), Has: zhttp.HasCredits})
@@ -221,8 +243,51 @@ func (st *state) handleIntreq(p *zhttp.Packet) {
 	lr.done = true
 	st.timers.stop(lr.timer)
 	delete(st.links, lr.rid)
-	lr.hs.fetching = nil
-	lr.hs.linkResponse(lr)
+	hs.fetching = nil
+	if lr.streaming {
+		hs.applyLink(lr.in)
+		return
+	}
+	hs.linkResponse(lr)
+}
+
+// begin looks at the response head. A failed status or bad instructions
+// end the client's stream at once; otherwise, unless the instructions are
+// in an application/grip-instruct body (buffered until complete), the
+// response is streamed. It reports whether to go on reading.
+func (lr *linkRequest) begin() bool {
+	hs := lr.hs
+	if ct, _, _ := strings.Cut(firstHeader(lr.headers, "Content-Type"), ";"); ct == grip.InstructContentType {
+		return true
+	}
+	if lr.code < 200 || lr.code >= 300 {
+		lr.st.log.warnf("next link %s: returned code %d", lr.uri, lr.code)
+		lr.abandon()
+		hs.fetching = nil
+		hs.end()
+		return false
+	}
+	in, err := lr.parse(nil)
+	if err != nil {
+		lr.st.log.warnf("next link %s: %s", lr.uri, instructMessage(err))
+		lr.abandon()
+		hs.fetching = nil
+		hs.end()
+		return false
+	}
+	lr.streaming, lr.in = true, in
+	return true
+}
+
+// parse reads the response's instructions; a response hold is refused
+// (only stream holds and no-hold responses may follow a link).
+func (lr *linkRequest) parse(body []byte) (Instruct, error) {
+	in, err := ParseInstruct(handoff.ResponseData{Code: lr.code, Reason: lr.reason, Headers: lr.headers, Body: body},
+		lr.uri, lr.st.cfg.ConnectionSubscriptionMax)
+	if err == nil && in.Hold == ResponseHold {
+		err = instructErr("Next link returned non-stream hold.")
+	}
+	return in, err
 }
 
 func (lr *linkRequest) fail(why string) {
@@ -246,10 +311,7 @@ func (hs *httpSession) linkResponse(lr *linkRequest) {
 		hs.end()
 		return
 	}
-	in, err := ParseInstruct(handoff.ResponseData{Code: lr.code, Reason: lr.reason, Headers: lr.headers, Body: lr.body}, lr.uri, st.cfg.ConnectionSubscriptionMax)
-	if err == nil && in.Hold == ResponseHold {
-		err = instructErr("Next link returned non-stream hold.")
-	}
+	in, err := lr.parse(lr.body)
 	if err != nil {
 		st.log.warnf("next link %s: %s", lr.uri, instructMessage(err))
 		hs.end()
@@ -258,6 +320,17 @@ func (hs *httpSession) linkResponse(lr *linkRequest) {
 	if len(in.Response.Body) > 0 && !hs.writeBody(in.Response.Body) {
 		return
 	}
+	hs.applyLink(in)
+}
+
+// applyLink follows a next-link response's instructions once its body has
+// been passed on: a stream hold re-subscribes, another link is followed,
+// otherwise the stream ends.
+func (hs *httpSession) applyLink(in Instruct) {
+	if hs.phase != phaseActive {
+		return
+	}
+	st := hs.st
 	hs.link, hs.linkTO = in.NextLink, in.NextLinkTimeout
 	if in.Hold == StreamHold {
 		// Re-subscribe per the new instructions.

@@ -143,3 +143,37 @@ func TestWebSocketOverHTTP(t *testing.T) {
 	})
 	res.check(t)
 }
+
+// TestNextLinkStreamed: a next-link response's body reaches the client as
+// the origin sends it, before the response is complete; then its own link
+// is followed.
+func TestNextLinkStreamed(t *testing.T) {
+	res := results{}
+	both(t, nil, func(t *testing.T, e *env) {
+		release := make(chan struct{})
+		e.origin.Handle("/nls", harness.Text(200, "start\n", "Grip-Link", "</nls-slow>; rel=next"))
+		e.origin.HandleFunc("/nls-slow", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/plain")
+			w.Header().Set("Grip-Link", "</nls-end>; rel=next")
+			io.WriteString(w, "a\n")
+			w.(http.Flusher).Flush()
+			select {
+			case <-release:
+			case <-time.After(2 * wait):
+			}
+			io.WriteString(w, "b\n")
+		})
+		e.origin.Handle("/nls-end", harness.Text(200, "end\n"))
+		s := openStream(t, e, "/nls")
+		defer s.Close()
+		before, err := s.ReadUntil("a\n", wait)
+		if err != nil {
+			before += " (" + err.Error() + ")"
+		}
+		close(release)
+		after, err := s.ReadAll(wait)
+		res[implName(t)] = fmt.Sprintf("%q then %q %v", before, after, err)
+		t.Logf("%s", res[implName(t)])
+	})
+	res.check(t)
+}
