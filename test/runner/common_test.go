@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -126,8 +125,6 @@ func sockets(t *testing.T, dir string) []string {
 	}
 	return out
 }
-
-var _ = syscall.SIGTERM
 
 // short abbreviates b for failure messages.
 func short(b []byte) string {

@@ -5,6 +5,17 @@
 // handler from the same folder, and real clients — HTTP, SSE, WebSocket,
 // publishers over HTTP and ZeroMQ — drive it. Supervision is tested by
 // killing children and signalling the runner.
+//
+// Environment:
+//
+//	RUNNER_E2E_VERBOSE=1     every service at log level 3 (logs are printed when a test fails)
+//	RUNNER_E2E_KNOWN_BUGS=1  also run the checks skipped for bugs reported in other components
+//	RUNNER_E2E_ORACLE=1      run the scenarios under Debian's Pushpin instead, to check a test
+//	                         itself (tests of behaviour beyond Pushpin are skipped)
+//
+// Every wait is on a condition (a log line, a pid file, a response), each
+// bounded by wait; right after a start or a restart, ZeroMQ PUB/SUB paths
+// are still joining, so the first requests are retried rather than failed.
 package runner
 
 import (
