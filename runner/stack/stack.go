@@ -40,12 +40,15 @@ type Stack struct {
 
 	mu    sync.Mutex
 	procs map[string]*os.Process // running children by service name
+
+	// stopTimeout is StopTimeout (shortened by tests).
+	stopTimeout time.Duration
 }
 
 // New returns a Stack for plan, logging through logger; merged child output
 // is written to out.
 func New(plan *Plan, logger *slog.Logger, out io.Writer) *Stack {
-	return &Stack{plan: plan, log: logger, out: out, procs: map[string]*os.Process{}}
+	return &Stack{plan: plan, log: logger, out: out, procs: map[string]*os.Process{}, stopTimeout: StopTimeout}
 }
 
 // Run starts every service and supervises them until ctx is cancelled; then
@@ -189,13 +192,13 @@ func (s *Stack) sleep(ctx context.Context, backoff *time.Duration) bool {
 // stop sends SIGTERM, then SIGKILL after StopTimeout or when kill closes.
 func (s *Stack) stop(svc *Service, cmd *exec.Cmd, exited <-chan error, kill <-chan struct{}) {
 	_ = cmd.Process.Signal(syscall.SIGTERM)
-	t := time.NewTimer(StopTimeout)
+	t := time.NewTimer(s.stopTimeout)
 	defer t.Stop()
 	select {
 	case <-exited:
 		return
 	case <-t.C:
-		s.log.Warn(fmt.Sprintf("%s: did not exit within %v, killing", svc.Name, StopTimeout))
+		s.log.Warn(fmt.Sprintf("%s: did not exit within %v, killing", svc.Name, s.stopTimeout))
 	case <-kill:
 	}
 	_ = cmd.Process.Kill()

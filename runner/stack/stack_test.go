@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -308,4 +309,63 @@ func FuzzLineWriter(f *testing.F) {
 			}
 		}
 	})
+}
+
+// stubborn ignores SIGTERM, like a child stuck in shutdown.
+const stubborn = `#!/bin/sh
+trap '' TERM
+echo "[INFO] 2026-01-01 00:00:00.000 up $$"
+while true; do sleep 0.05; done
+`
+
+// TestStopEscalation: a child that ignores SIGTERM is killed after the
+// stop timeout (logged); with the kill channel closed (a second
+// SIGINT/SIGTERM to the runner) it is killed at once.
+func TestStopEscalation(t *testing.T) {
+	for _, second := range []bool{false, true} {
+		t.Run(fmt.Sprintf("second signal=%v", second), func(t *testing.T) {
+			dir := t.TempDir()
+			script := filepath.Join(dir, "stubborn")
+			if err := os.WriteFile(script, []byte(stubborn), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			_, path := writeConf(t, "[global]\nrundir="+filepath.Join(dir, "run")+"\n[runner]\nservices=condure\nhttp_port=127.0.0.1:1\ncondure_bin="+script+"\n")
+			plan, err := NewPlan(Options{ConfigFile: path, ID: -1, Merge: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out syncBuffer
+			st := New(plan, slog.New(slog.NewTextHandler(&out, nil)), &out)
+			st.stopTimeout = 300 * time.Millisecond
+			if second {
+				st.stopTimeout = time.Hour // only the kill channel can end it
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			kill := make(chan struct{})
+			done := make(chan error, 1)
+			go func() { done <- st.Run(ctx, nil, kill) }()
+			pidFile := filepath.Join(dir, "run", "condure.pid")
+			waitFor(t, "child up", func() bool { return strings.Contains(out.String(), "] up ") && readPid(pidFile) > 0 })
+			pid := readPid(pidFile)
+			cancel()
+			if second {
+				waitFor(t, "stopping", func() bool { return strings.Contains(out.String(), "stopping...") })
+				close(kill)
+			}
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatal(err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("Run did not return")
+			}
+			if alive(pid) {
+				t.Fatalf("child %d survived", pid)
+			}
+			if got := strings.Contains(out.String(), "did not exit within"); got == second {
+				t.Errorf("timeout kill logged=%v with second signal=%v:\n%s", got, second, out.String())
+			}
+		})
+	}
 }
