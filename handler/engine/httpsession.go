@@ -63,6 +63,7 @@ type httpSession struct {
 	linkTO   int
 	fetching *linkRequest
 	lastIDs  map[string]string // for the retry being prepared
+	retried  bool              // handed back to the proxy (retry sent)
 }
 
 // newHTTPSession takes over one request of an accept.
@@ -700,7 +701,8 @@ func (hs *httpSession) sendRetry() {
 		hs.cancel()
 		return
 	}
-	// The proxy owns the session again; it reports the connection itself.
+	// The proxy owns the session again; the connection is not gone.
+	hs.retried = true
 	hs.destroy()
 }
 

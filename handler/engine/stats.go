@@ -156,9 +156,13 @@ func (s *statsState) sendConn(hs *httpSession) {
 		PeerAddress: hs.req.PeerAddress, SSL: hs.req.HTTPS, TTL: int(s.st.cfg.StatsConnectionTTL / time.Second)})
 }
 
+// disconnected reports a session gone. A session handed back to the proxy
+// for a retry is not reported gone: the connection lives on and comes back
+// in the next accept (pushpin-handler sends no "unavailable" then;
+// verified).
 func (s *statsState) disconnected(hs *httpSession) {
 	s.countConn(-1)
-	if s.enabled() {
+	if s.enabled() && !hs.retried {
 		s.send(&stats.Conn{Common: s.common(hs.acc.Route, hs.acc.SeparateStats), ID: hs.connID, Unavailable: true})
 	}
 }

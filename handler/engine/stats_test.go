@@ -93,3 +93,29 @@ func TestActivityBatching(t *testing.T) {
 		t.Errorf("message packets = %d, want 1 (sent: %v)", msgs, sent)
 	}
 }
+
+// TestConnStatsOnRetry: a session handed back to the proxy for a retry is
+// not reported disconnected (pushpin-handler keeps the connection); one
+// that ends is.
+func TestConnStatsOnRetry(t *testing.T) {
+	for _, retried := range []bool{false, true} {
+		st, _ := testState(t, nil)
+		var gone []string
+		st.stats.sink = func(msg []byte) {
+			if p, err := stats.Decode(msg); err == nil {
+				if c, ok := p.(*stats.Conn); ok && c.Unavailable {
+					gone = append(gone, c.ID)
+				}
+			}
+		}
+		hs := addSession(st, "r1", ResponseHold, 8192, "ch")
+		hs.retried = retried
+		hs.destroy()
+		if want := !retried; (len(gone) == 1) != want || (want && gone[0] != "condure:r1") {
+			t.Errorf("retried=%v: unavailable packets %v", retried, gone)
+		}
+		if n := st.e.metrics.connections.Load(); n != 0 {
+			t.Errorf("retried=%v: %d connections counted", retried, n)
+		}
+	}
+}
