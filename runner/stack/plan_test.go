@@ -200,3 +200,30 @@ func TestRenderTemplate(t *testing.T) {
 		t.Fatalf("got %q", got)
 	}
 }
+
+// TestPlanCondureInstancesFlag: --condure-instances overrides the config
+// key, and each instance gets its own pid file, log file and ZHTTP base.
+func TestPlanCondureInstancesFlag(t *testing.T) {
+	dir, path := writeConf(t, "[global]\ninclude={libdir}/internal.conf\nrundir=run\n[runner]\nservices=condure,pushpin-proxy\nhttp_port=8000\nlogdir=log\ncondure_instances=2\n")
+	p, err := NewPlan(Options{ConfigFile: path, ID: 1, CondureInstances: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names, pids, logs []string
+	for _, s := range p.Services {
+		if s.Kind == KindCondure {
+			names = append(names, s.Name)
+			pids = append(pids, filepath.Base(s.PidFile))
+			logs = append(logs, filepath.Base(s.LogFile))
+			want := "--zclient-stream=ipc://" + filepath.Join(dir, "run", "p1-"+s.Name)
+			if !slices.Contains(s.Args, want) {
+				t.Errorf("%s lacks %s: %q", s.Name, want, s.Args)
+			}
+		}
+	}
+	if !slices.Equal(names, []string{"condure", "condure-1", "condure-2"}) ||
+		!slices.Equal(pids, []string{"p1-condure.pid", "p1-condure-1.pid", "p1-condure-2.pid"}) ||
+		!slices.Equal(logs, []string{"p1-condure.log", "p1-condure-1.log", "p1-condure-2.log"}) {
+		t.Errorf("instances %q, pid files %q, logs %q", names, pids, logs)
+	}
+}
