@@ -37,18 +37,25 @@ type readResult struct {
 // goroutine blocked reading the connection.
 var aLongTimeAgo = time.Unix(1, 0)
 
-// conn is one client connection, served by a single goroutine (serve) that
-// owns everything but the inbound queue. That goroutine blocks either in a
-// read of the client socket (or a readiness wait, which holds no buffer)
-// or, when it does not want client bytes, on the notify channel. A packet
-// arriving while it blocks in a read wakes it by moving the read deadline
-// into the past (enqueue); the deadline is then restored. One goroutine
-// per connection, with no buffer while idle, is what keeps a held stream
-// cheap (see test/condure/condurebench).
+// conn is one client connection, served by at most one goroutine at a
+// time (serve, later resume), which owns everything but the inbound queue
+// and the park state. While a request is being read or a response written
+// the goroutine blocks either in a read of the client socket or, when it
+// does not want client bytes, on the notify channel; a packet arriving
+// while it blocks in a read wakes it by moving the read deadline into the
+// past (enqueue), and the deadline is then restored.
+//
+// An idle held stream or WebSocket (nothing buffered, waiting for the
+// client or the responder) parks instead: its goroutine ends, the socket
+// goes to the poller's epoll set, and a packet, client bytes, the read
+// deadline or shutdown starts a new goroutine that continues with c.cont.
+// So a held connection costs its structs and no goroutine stack or buffer
+// (see test/condure/condurebench).
 type conn struct {
 	srv    *Server
 	nc     net.Conn
 	rc     syscall.RawConn // for readiness waits without a buffer; nil for TLS
+	fd     int             // the socket, for the poller; -1 without rc
 	ln     *listener
 	worker int
 	slot   uint64
@@ -76,7 +83,15 @@ type conn struct {
 	qInMsg   bool // the last queued WebSocket data packet had "more"
 	ioWait   bool // serve is blocked reading the client (wake by deadline)
 	woken    bool // the read deadline was moved to wake serve
+	parked   bool // no goroutine: the next event starts one (resume)
+	parkRead bool // parked with the socket armed in the poller
 	notify   chan struct{}
+
+	// parkOK lets waitEvent park (set around the waits of the held-stream
+	// loops only); cont continues the connection after a park. Both belong
+	// to the running goroutine and are never touched once it parked.
+	parkOK bool
+	cont   func(context.Context) error
 
 	reqCounter int
 }
@@ -89,11 +104,13 @@ func (srv *Server) newConn(nc net.Conn, ln *listener) *conn {
 		srv:    srv,
 		nc:     nc,
 		ln:     ln,
+		fd:     -1,
 		notify: make(chan struct{}, 1),
 	}
 	if sc, ok := nc.(syscall.Conn); ok {
 		if rc, err := sc.SyscallConn(); err == nil {
 			c.rc = rc
+			rc.Control(func(fd uintptr) { c.fd = int(fd) })
 		}
 	}
 	switch a := nc.RemoteAddr().(type) {
@@ -103,14 +120,11 @@ func (srv *Server) newConn(nc net.Conn, ln *listener) *conn {
 	return c
 }
 
-// serve runs the connection to its end. Owner: the listener's accept loop
-// (tracked by Server.conns).
+// serve runs the connection until it ends or parks. Owner: the listener's
+// accept loop; Server.Run waits for every connection's finish (connWG).
 func (c *conn) serve(ctx context.Context) {
-	defer func() {
-		c.nc.Close()
-		c.releaseBuf()
-	}()
 	if tc, ok := c.nc.(*tls.Conn); ok && !c.handshake(ctx, tc) {
+		c.finish(nil)
 		return
 	}
 	var err error
@@ -119,9 +133,36 @@ func (c *conn) serve(ctx context.Context) {
 	} else {
 		err = c.serveStream(ctx)
 	}
+	c.afterRun(err)
+}
+
+// resume continues a parked connection on a new goroutine. Owner: whoever
+// unparked it; Server.Run waits for the connection's finish (connWG).
+func (c *conn) resume() {
+	c.afterRun(c.cont(c.srv.connCtx))
+}
+
+// afterRun ends the connection unless it parked (and then touches nothing:
+// another goroutine may already own it).
+func (c *conn) afterRun(err error) {
+	if errors.Is(err, errParked) {
+		return
+	}
+	c.finish(err)
+}
+
+// finish closes the connection and releases everything it held.
+func (c *conn) finish(err error) {
 	if err != nil && !errors.Is(err, errClientGone) && !errors.Is(err, context.Canceled) {
 		c.logEnd(err)
 	}
+	if c.fd >= 0 && c.srv.poller != nil {
+		c.srv.poller.forget(c)
+	}
+	c.nc.Close()
+	c.releaseBuf()
+	c.cont = nil
+	c.srv.connDone(c)
 }
 
 // handshake runs the TLS handshake within HeadTimeout. Out of line, like
@@ -402,6 +443,12 @@ func (c *conn) enqueue(s *session, p *zhttp.Packet) {
 // happens under qmu so that serve, which restores the deadline under qmu
 // once its read returns, can never see a stale wake-up deadline.
 func (c *conn) wakeLocked() {
+	if c.parked {
+		c.parked = false
+		// Owner: see resume.
+		go c.resume()
+		return
+	}
 	if c.ioWait && !c.woken {
 		c.woken = true
 		c.nc.SetReadDeadline(aLongTimeAgo)
@@ -410,6 +457,70 @@ func (c *conn) wakeLocked() {
 	case c.notify <- struct{}{}:
 	default:
 	}
+}
+
+// unpark resumes a connection parked with its socket armed: it became
+// readable (or hung up), or, from the sweep, its read deadline passed. The
+// new goroutine reads at once, so it sees the bytes, the EOF or the
+// timeout.
+func (c *conn) unpark(readable, sweep bool) {
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	if !c.parked || !c.parkRead {
+		return
+	}
+	if sweep && (c.rdDeadline.IsZero() || time.Now().Before(c.rdDeadline)) {
+		return
+	}
+	c.parked = false
+	c.readable = true
+	// Owner: see resume.
+	go c.resume()
+}
+
+// shutdown closes the socket and resumes the connection if parked, so
+// that it finishes (Server.Run, after cancelling the connections' ctx).
+func (c *conn) shutdown() {
+	c.nc.Close()
+	c.qmu.Lock()
+	if c.parked {
+		c.parked = false
+		c.readable = true
+		// Owner: see resume.
+		go c.resume()
+	}
+	c.qmu.Unlock()
+}
+
+// park ends the goroutine's hold on an idle connection: it reports false
+// when packets are already queued (take them) or the socket cannot be
+// armed (block instead). On true the caller must return errParked up its
+// call chain without touching c again.
+func (c *conn) park(watchRead bool) (parked, queued bool) {
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	if len(c.queue) > 0 || c.qFull || c.qExpired {
+		return false, true
+	}
+	if watchRead {
+		// Armed under qmu: an event waits in unpark until parked is set.
+		if err := c.srv.poller.arm(c); err != nil {
+			return false, false
+		}
+	}
+	c.parked, c.parkRead = true, watchRead
+	return true, false
+}
+
+// waitOrPark is waitEvent for the held-stream loops: an idle connection
+// parks (errParked) instead of blocking.
+func (c *conn) waitOrPark(ctx context.Context, pk []*zhttp.Packet) ([]*zhttp.Packet, bool, bool, error) {
+	c.parkOK = true
+	pk, full, expired, err := c.waitEvent(ctx, pk)
+	if err != errParked {
+		c.parkOK = false
+	}
+	return pk, full, expired, err
 }
 
 // wake wakes serve (req mode: the response arrived).
@@ -542,6 +653,23 @@ func (c *conn) requestPacket(p *zhttp.Packet, req *http1.Request, ws bool) {
 func (c *conn) waitEvent(ctx context.Context, pk []*zhttp.Packet) ([]*zhttp.Packet, bool, bool, error) {
 	read := c.wantRead
 	c.wantRead = false
+	if c.parkOK && c.srv.poller != nil {
+		idle := read && c.r == c.w && c.rc != nil && c.fd >= 0 && !c.readable
+		if idle || !read {
+			if err := ctx.Err(); err != nil {
+				return pk, false, false, err
+			}
+			c.releaseBuf()
+			parked, queued := c.park(idle)
+			if parked {
+				return pk, false, false, errParked
+			}
+			if queued {
+				pk, full, expired := c.takeQueue(pk)
+				return pk, full, expired, nil
+			}
+		}
+	}
 	if !read {
 		c.qmu.Lock()
 		ready := len(c.queue) > 0 || c.qFull || c.qExpired

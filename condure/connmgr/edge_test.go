@@ -78,7 +78,7 @@ func TestSlowloris(t *testing.T) {
 // the held one is unaffected.
 func TestStreamMaxConn(t *testing.T) {
 	e := start(t, func(c *Config) { c.StreamMaxConn, c.Workers = 1, 1 })
-	// The readiness probe's connection may still be closing: poll.
+	e.waitIdle() // the readiness probe's connection may still be closing
 	c := e.dial()
 	fmt.Fprintf(c, "GET /hold HTTP/1.1\r\nHost: h\r\n\r\n")
 	s, _ := e.request()

@@ -134,12 +134,33 @@ func (c *conn) serveHTTP(ctx context.Context, req *http1.Request, headLen int) (
 	x.bodyDone = !hasBody
 
 	x.s = c.newSession(false)
-	defer c.endSession(x.s)
 	if err := c.sendRequest(x.s, req, headLen, hasBody); err != nil {
+		c.endSession(x.s)
 		return false, err
 	}
 	c.setReadTimeout(c.srv.cfg.StreamTimeout)
-	return x.run(ctx)
+	return c.runExchange(ctx, x)
+}
+
+// runExchange runs x to its end and ends its session, or parks the
+// connection (errParked) with a continuation that finishes the exchange
+// and goes on serving the connection's next requests.
+func (c *conn) runExchange(ctx context.Context, x *httpExchange) (bool, error) {
+	// Set before anything can park: a parked connection is not touched.
+	c.cont = func(ctx context.Context) error {
+		persistent, err := c.runExchange(ctx, x)
+		if err != nil || !persistent {
+			return err
+		}
+		return c.serveStream(ctx)
+	}
+	persistent, err := x.run(ctx)
+	if err == errParked {
+		return false, err
+	}
+	c.cont = nil
+	c.endSession(x.s)
+	return persistent, err
 }
 
 // sendRequest sends a session's first packet. It is kept out of line (as
@@ -183,7 +204,7 @@ func (x *httpExchange) run(ctx context.Context) (bool, error) {
 		c.armRead()
 		var full, expired bool
 		var err error
-		pk, full, expired, err = c.waitEvent(ctx, pk[:0])
+		pk, full, expired, err = c.waitOrPark(ctx, pk[:0])
 		if err != nil {
 			return false, err
 		}

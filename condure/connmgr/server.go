@@ -51,7 +51,10 @@ type Server struct {
 
 	connsMu sync.Mutex
 	conns   map[*conn]struct{}
-	connWG  sync.WaitGroup
+	connWG  sync.WaitGroup // one per connection, done in finish
+
+	poller  *poller         // parked connections' sockets; nil if unavailable
+	connCtx context.Context // the connections' context (for resumed goroutines)
 }
 
 type listener struct {
@@ -147,7 +150,16 @@ func (s *Server) Run(ctx context.Context) error {
 
 	connCtx, connCancel := context.WithCancel(context.Background())
 	defer connCancel()
+	s.connCtx = connCtx
 	var bg sync.WaitGroup
+	if p, err := newPoller(); err != nil {
+		s.log.Warn("epoll unavailable, idle connections keep their goroutines", "err", err)
+	} else {
+		s.poller = p
+		bg.Add(1)
+		// Owner: Run; it stops with zctx, after every connection finished.
+		go func() { defer bg.Done(); p.run(zctx) }()
+	}
 	if s.zs != nil {
 		bg.Add(1)
 		// Owner: Run; it stops with zctx.
@@ -240,10 +252,14 @@ func (s *Server) closeListeners() {
 
 func (s *Server) closeConns() {
 	s.connsMu.Lock()
+	conns := make([]*conn, 0, len(s.conns))
 	for c := range s.conns {
-		c.nc.Close()
+		conns = append(conns, c)
 	}
 	s.connsMu.Unlock()
+	for _, c := range conns {
+		c.shutdown()
+	}
 }
 
 // listen opens one --listen endpoint. TCP listeners set SO_REUSEPORT so
@@ -374,16 +390,9 @@ func (s *Server) acceptLoop(ctx context.Context, l *listener) {
 		s.connsMu.Unlock()
 		s.stats.active.Add(1)
 		s.connWG.Add(1)
-		// Owner: Run waits for connWG after closing every connection.
-		go func() {
-			defer s.connWG.Done()
-			c.serve(ctx)
-			s.connsMu.Lock()
-			delete(s.conns, c)
-			s.connsMu.Unlock()
-			s.stats.active.Add(-1)
-			l.workers.release(worker, slot)
-		}()
+		// Owner: Run waits for connWG (done in finish) after shutting
+		// every connection down.
+		go c.serve(ctx)
 	}
 }
 
@@ -460,6 +469,16 @@ func (w *workerSlots) put(slot uint32) {
 	w.used--
 	w.free = append(w.free, slot)
 	w.mu.Unlock()
+}
+
+// connDone is a connection's last step (finish).
+func (s *Server) connDone(c *conn) {
+	s.connsMu.Lock()
+	delete(s.conns, c)
+	s.connsMu.Unlock()
+	s.stats.active.Add(-1)
+	c.ln.workers.release(c.worker, uint32(c.slot))
+	s.connWG.Done()
 }
 
 // nextReqID returns the next request counter of a worker.

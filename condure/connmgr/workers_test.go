@@ -73,6 +73,7 @@ func TestWorkerSet(t *testing.T) {
 // connection's slot serves the next one.
 func TestIDsReuseSlots(t *testing.T) {
 	e := start(t, func(c *Config) { c.Workers = 1 })
+	e.waitIdle() // the readiness probes' connections are gone
 	var got []string
 	for i := 0; i < 3; i++ {
 		c := e.dial()
@@ -82,9 +83,11 @@ func TestIDsReuseSlots(t *testing.T) {
 		c.Close()
 		e.waitIdle()
 	}
+	// Each connection reuses the slot the previous one freed.
+	prefix := got[0][:strings.LastIndexByte(got[0], '-')+1]
 	for _, id := range got {
-		if !strings.HasPrefix(id, "0-0-") {
-			t.Fatalf("ids %v: want worker 0, slot 0 each time", got)
+		if !strings.HasPrefix(id, "0-") || !strings.HasPrefix(id, prefix) {
+			t.Fatalf("ids %v: want worker 0 and one slot each time", got)
 		}
 	}
 	if got[0] == got[1] || got[1] == got[2] {

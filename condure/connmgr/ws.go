@@ -81,9 +81,14 @@ func (c *conn) serveWebSocket(ctx context.Context, req *http1.Request, headLen i
 	info := newReqInfo(req)
 
 	s := c.newSession(true)
-	defer c.endSession(s)
 	w := &wsSession{c: c, s: s, deflate: deflate}
-	defer w.comp.Close()
+	running := false // runWS owns the cleanup from then on
+	defer func() {
+		if !running {
+			w.comp.Close()
+			c.endSession(s)
+		}
+	}()
 
 	p := &zhttp.Packet{}
 	c.requestPacket(p, req, true)
@@ -158,7 +163,24 @@ func (c *conn) serveWebSocket(ctx context.Context, req *http1.Request, headLen i
 			return errors.New("session failed before accept")
 		}
 	}
-	return w.run(ctx)
+	running = true
+	return c.runWS(ctx, w)
+}
+
+// runWS relays the accepted WebSocket to its end, then releases the
+// session, or parks the connection (errParked) with itself as the
+// continuation.
+func (c *conn) runWS(ctx context.Context, w *wsSession) error {
+	// Set before anything can park: a parked connection is not touched.
+	c.cont = func(ctx context.Context) error { return c.runWS(ctx, w) }
+	err := w.run(ctx)
+	if err == errParked {
+		return err
+	}
+	c.cont = nil
+	w.comp.Close()
+	c.endSession(w.s)
+	return err
 }
 
 func (w *wsSession) cancel() { w.c.srv.zs.cancel(w.s) }
@@ -258,7 +280,7 @@ func (w *wsSession) run(ctx context.Context) error {
 		}
 		var full, expired bool
 		var err error
-		pk, full, expired, err = c.waitEvent(ctx, pk[:0])
+		pk, full, expired, err = c.waitOrPark(ctx, pk[:0])
 		if err != nil {
 			return err
 		}
