@@ -139,6 +139,10 @@ func (c *conn) serve(ctx context.Context) {
 // resume continues a parked connection on a new goroutine. Owner: whoever
 // unparked it; Server.Run waits for the connection's finish (connWG).
 func (c *conn) resume() {
+	if !c.rdDeadline.IsZero() {
+		// park cleared it; an expired one makes the next read time out.
+		c.nc.SetReadDeadline(c.rdDeadline)
+	}
 	c.afterRun(c.cont(c.srv.connCtx))
 }
 
@@ -313,7 +317,10 @@ func (c *conn) write(b []byte) error {
 	}
 	now := time.Now()
 	c.nc.SetWriteDeadline(now.Add(d))
-	if _, err := c.nc.Write(b); err != nil {
+	_, err := c.nc.Write(b)
+	// Clear it again so an idle connection holds one timer at most.
+	c.nc.SetWriteDeadline(time.Time{})
+	if err != nil {
 		return errors.Join(errClientGone, err)
 	}
 	if c.deadline > 0 {
@@ -508,6 +515,9 @@ func (c *conn) park(watchRead bool) (parked, queued bool) {
 			return false, false
 		}
 	}
+	// A parked connection keeps no runtime timer: the poller's sweep
+	// watches rdDeadline instead, and resume sets it again.
+	c.nc.SetReadDeadline(time.Time{})
 	c.parked, c.parkRead = true, watchRead
 	return true, false
 }
