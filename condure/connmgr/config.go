@@ -4,12 +4,16 @@
 // towards pushpin-proxy and pushpin-handler (reference §1.5 and §2):
 // stream mode over PUSH/ROUTER/SUB, req mode over DEALER.
 //
-// The invariant a reader must know: each client connection is served by one
-// goroutine that owns all of its state (buffers, the HTTP/WebSocket state
-// machine, inbound sequence numbers and credits). Other goroutines only
-// append to the connection's bounded inbound packet queue (the SUB and
-// DEALER dispatchers) or, under the session lock, send keep-alives with the
-// session's next outbound seq (the keep-alive wheel).
+// The invariant a reader must know: each client connection is served by at
+// most one goroutine at a time, which owns all of its state (buffers, the
+// HTTP/WebSocket state machine, inbound sequence numbers and credits). An
+// idle held stream or WebSocket parks with no goroutine at all (its socket
+// in the poller's epoll set) and is resumed on a new goroutine by a packet,
+// client bytes, its read deadline or shutdown (conn.park, conn.resume).
+// Other goroutines only append to the connection's bounded inbound packet
+// queue (the SUB and DEALER dispatchers), resume a parked connection, or,
+// under the session lock, send keep-alives with the session's next outbound
+// seq (the keep-alive wheel).
 package connmgr
 
 import (
