@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pushpin-go/pushpin/condure/wsproto"
 	"github.com/pushpin-go/pushpin/protocol/zhttp"
 )
 
@@ -145,4 +146,46 @@ func TestHeldStreamFootprint(t *testing.T) {
 	t.Logf("%d held: goroutines/conn %.2f heap-inuse/conn %.0f B stack-inuse/conn %.0f B heap-objects/conn %.1f sys/conn %.0f B",
 		n, float64(g1-g0)/float64(n), per(after.HeapInuse, before.HeapInuse), per(after.StackInuse, before.StackInuse),
 		per(after.HeapObjects, before.HeapObjects), per(after.Sys, before.Sys))
+}
+
+// Accepted WebSockets park too, and wake for client frames and responder
+// messages alike.
+func TestWebSocketParks(t *testing.T) {
+	e := start(t, nil)
+	e.waitIdle()
+	g0 := runtime.NumGoroutine()
+	const n = 5
+	type ws struct {
+		c  net.Conn
+		br *bufio.Reader
+		s  *rsess
+	}
+	var all []ws
+	for i := 0; i < n; i++ {
+		c, br, s := rawWS(t, e)
+		all = append(all, ws{c, br, s})
+	}
+	deadline := time.Now().Add(wait)
+	for runtime.NumGoroutine()-g0 > 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines for %d idle WebSockets", runtime.NumGoroutine()-g0, n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	for i, w := range all {
+		msg := fmt.Sprintf("client %d", i)
+		w.c.Write(frame(true, wsproto.OpText, []byte(msg), true))
+		if m := w.s.next(); string(m.Packet.Body) != msg {
+			t.Fatalf("responder got %v, want %q", m, msg)
+		}
+		w.s.send(zhttp.Packet{ContentType: "text", Body: []byte("back")})
+		want := string(frame(true, wsproto.OpText, []byte("back"), false))
+		if got := string(readN(t, w.c, w.br, len(want))); got != want {
+			t.Fatalf("client got %q, want %q", got, want)
+		}
+		// The written bytes come back as credits.
+		if m := w.s.next(); m.Packet.Type != zhttp.Credit || m.Packet.Credits != 4 {
+			t.Fatalf("want credit 4, got %v", m)
+		}
+	}
 }
