@@ -152,3 +152,32 @@ func TestMessagesMax(t *testing.T) {
 		t.Fatalf("%d packets, full=%v", len(pk), full)
 	}
 }
+
+// The accept path takes and returns a worker slot per connection.
+func BenchmarkWorkerSet(b *testing.B) {
+	ws := newWorkerSet(2, 10000)
+	b.ReportAllocs()
+	for b.Loop() {
+		w, slot, ok := ws.acquire()
+		if !ok {
+			b.Fatal("full")
+		}
+		ws.release(w, slot)
+	}
+}
+
+// The dispatcher hands each packet over with enqueue; the connection takes
+// the queue in batches.
+func BenchmarkEnqueueTake(b *testing.B) {
+	srv := &Server{cfg: Config{MessagesMax: DefaultMessagesMax}}
+	c := &conn{srv: srv, notify: make(chan struct{}, 1)}
+	s := &session{ws: true, conn: c}
+	c.bindSession(s)
+	p := &zhttp.Packet{Body: []byte("m")}
+	var pk []*zhttp.Packet
+	b.ReportAllocs()
+	for b.Loop() {
+		c.enqueue(s, p)
+		pk, _, _ = c.takeQueue(pk[:0])
+	}
+}
