@@ -10,9 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
-	"github.com/pushpin-go/pushpin/protocol/stats"
 	"github.com/pushpin-go/pushpin/test/harness"
 )
 
@@ -79,29 +77,6 @@ func TestAutoCrossOrigin(t *testing.T) {
 		t.Logf("\n%s", res[implName(t)])
 	})
 	res.check(t)
-}
-
-// waitSubscribedAll waits for "sub" stats packets for every channel (in any
-// order).
-func waitSubscribedAll(t *testing.T, e *env, channels ...string) {
-	t.Helper()
-	left := map[string]bool{}
-	for _, c := range channels {
-		left[c] = true
-	}
-	deadline := time.Now().Add(wait)
-	for len(left) > 0 && time.Now().Before(deadline) {
-		ev, err := e.Stats.Next(time.Until(deadline))
-		if err != nil {
-			break
-		}
-		if s, ok := ev.Packet.(*stats.Sub); ok && !s.Unavailable {
-			delete(left, s.Channel)
-		}
-	}
-	if len(left) > 0 {
-		t.Fatalf("no subscription within %v for %v", wait, left)
-	}
 }
 
 var jsonDate = regexp.MustCompile(`"Date":"[^"]*"`)

@@ -14,7 +14,8 @@ import (
 func TestLongPollPublish(t *testing.T) {
 	res := results{}
 	both(t, nil, func(t *testing.T, e *env) {
-		e.origin.Handle("/lp", harness.GripHold("response", "lp", "text/plain", "timeout\n", "Grip-Timeout", "20"))
+		lp, holds := timed(harness.GripHold("response", "lp", "text/plain", "timeout\n", "Grip-Timeout", "20"))
+		e.origin.Handle("/lp", lp)
 		done := make(chan *harness.Response, 1)
 		go func() {
 			r, err := harness.DoErr(harness.NewRequest(t, http.MethodGet, e.HTTPURL()+"/lp", nil), wait)
@@ -27,7 +28,8 @@ func TestLongPollPublish(t *testing.T) {
 		// The handler re-requests the origin 1 s after the first
 		// subscription of a channel (reference §5.5).
 		e.origin.NextRequest(t, wait)
-		time.Sleep(200 * time.Millisecond)
+		// Publish once the re-requested hold is subscribed again.
+		waitSubscribedAfter(t, e, "lp", nth(t, holds, 2))
 		harness.Publish(t, e.ControlURL(), map[string]any{"channel": "lp", "formats": map[string]any{
 			"http-response": map[string]any{"code": 201, "body": "hello\n", "headers": map[string]string{"X-A": "b"}}}})
 		r := <-done

@@ -38,7 +38,7 @@ func TestPublishZMQ(t *testing.T) {
 	both(t, nil, func(t *testing.T, e *env) {
 		e.origin.Handle("/z", harness.GripHold("stream", "z", "text/plain", ""))
 		s := openStream(t, e, "/z")
-		settle(t, e)
+		settle(t, e, "z")
 
 		push := zsock(t, zmq4.PUSH)
 		if err := push.Connect(e.PushInSpec()); err != nil {
@@ -117,7 +117,7 @@ func TestPublishSubConnect(t *testing.T) {
 		if err != nil {
 			t.Fatalf("no subscription: %v", err)
 		}
-		settle(t, e)
+		settle(t, e, "conn")
 		it := publish.Item{HTTPStream: &publish.HTTPStreamFormat{Content: []byte("via connect\n")}}
 		xpub.SendMessage("conn", it.AppendTnet(nil))
 		got, err := s.ReadUntil("via connect\n", wait)

@@ -84,7 +84,7 @@ func TestNextLink(t *testing.T) {
 			all, _ := s.ReadAll(time.Second)
 			t.Fatalf("link: %v %q %v", err, all, s.Resp.Header)
 		}
-		time.Sleep(1300 * time.Millisecond)
+		waitSubscribedAll(t, e, "lk")
 		harness.Publish(t, e.ControlURL(), harness.HTTPStreamItem("lk", "pub\n"))
 		got2, err := s.ReadUntil("pub\n", wait)
 		if err != nil {
@@ -126,7 +126,7 @@ func TestWebSocketOverHTTP(t *testing.T) {
 			}
 		})
 		c := harness.DialWS(t, e.WSURL()+"/ws")
-		time.Sleep(1500 * time.Millisecond)
+		waitSubscribedAll(t, e, "wsc")
 		harness.Publish(t, e.ControlURL(), harness.WSMessageItem("wsc", "hello ws"))
 		_, msg, err := c.Read(wait)
 		if err != nil {

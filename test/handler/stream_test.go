@@ -18,12 +18,14 @@ func openStream(t *testing.T, e *env, path string) *harness.Stream {
 	return harness.OpenStream(t, harness.NewRequest(t, http.MethodGet, e.HTTPURL()+path, nil))
 }
 
-// subscribed waits until the handler has the channel: the origin sees the
-// first request, then the 1 s subscription refresh is over.
-func settle(t *testing.T, e *env) {
+// settle waits until the handler has subscribed the stream's channels
+// (its "sub" stats packets), so a publish cannot arrive before the
+// subscription. Stream holds without a next link are not affected by the
+// 1 s subscription refresh.
+func settle(t *testing.T, e *env, channels ...string) {
 	t.Helper()
 	e.origin.NextRequest(t, wait)
-	time.Sleep(1300 * time.Millisecond)
+	waitSubscribedAll(t, e, channels...)
 }
 
 func TestStreamPublishClose(t *testing.T) {
@@ -31,7 +33,7 @@ func TestStreamPublishClose(t *testing.T) {
 	both(t, nil, func(t *testing.T, e *env) {
 		e.origin.Handle("/s", harness.GripHold("stream", "s1, s2", "text/plain", "start\n"))
 		s := openStream(t, e, "/s")
-		settle(t, e)
+		settle(t, e, "s1", "s2")
 		harness.Publish(t, e.ControlURL(), harness.HTTPStreamItem("s1", "one\n"))
 		harness.Publish(t, e.ControlURL(), harness.HTTPStreamItem("s2", "two\n"))
 		harness.Publish(t, e.ControlURL(), map[string]any{"channel": "s1", "formats": map[string]any{"http-stream": map[string]any{"action": "close"}}})
@@ -50,7 +52,7 @@ func TestStreamKeepAliveSSE(t *testing.T) {
 		e.origin.Handle("/sse", harness.GripHold("stream", "sse", "text/event-stream", "",
 			"Grip-Keep-Alive", `:\n\n; format=cstring; timeout=2`))
 		s := openStream(t, e, "/sse")
-		settle(t, e)
+		settle(t, e, "sse")
 		got, err := s.ReadUntil(":\n\n", 5*time.Second)
 		if err != nil {
 			t.Fatalf("keep-alive: %v", err)
@@ -71,7 +73,7 @@ func TestStreamIntervalKeepAlive(t *testing.T) {
 		e.origin.Handle("/ka", harness.GripHold("stream", "ka", "text/plain", "",
 			"Grip-Keep-Alive", "a2E=; format=base64; timeout=1; mode=interval"))
 		s := openStream(t, e, "/ka")
-		settle(t, e)
+		settle(t, e, "ka")
 		got, err := s.ReadUntil("kaka", 5*time.Second)
 		if err != nil {
 			t.Fatalf("keep-alive: %v", err)
