@@ -754,9 +754,97 @@ func wsMoreScenarios(t *testing.T) []scenario {
 	}
 }
 
+// guardScenarios cover the SSRF guard with a real name (localhost resolves
+// to 127.0.0.1, denied by a wildcard) and origins that break HTTP.
+func guardScenarios(t *testing.T) []scenario {
+	rawOnce := func(t *testing.T, reply string, linger time.Duration) string {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan struct{})
+		go func() { // owner: the test; ends after one connection
+			defer close(done)
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(5 * time.Second))
+			br := bufio.NewReader(c)
+			for {
+				line, err := br.ReadString('\n')
+				if err != nil || line == "\r\n" {
+					break
+				}
+			}
+			io.WriteString(c, reply)
+			time.Sleep(linger) // let the bytes go out before the close
+		}()
+		t.Cleanup(func() { ln.Close(); <-done })
+		return ln.Addr().String()
+	}
+	return []scenario{
+		{name: "ssrf name resolving to a denied address", deny: "127.*", run: func(e *oracleEnv) {
+			o := newRawOrigin(e.t, fixed("200 OK", "", "never"))
+			_, port, _ := net.SplitHostPort(o.hostPort())
+			e.send(first("s1", "GET", "http://localhost:"+port+"/"))
+			e.recvUntilDone()
+			n, _ := strconv.Atoi(port)
+			p := first("s2", "GET", "http://allowed.example:"+port+"/")
+			p.ConnectHost = "localhost"
+			p.SetConnectPort(n)
+			e.send(p)
+			e.recvUntilDone()
+			// connect-host without connect-port: zurl passes libcurl a
+			// port of -1, which fails before any policy check on addresses.
+			p = first("s2b", "GET", "http://allowed.example:"+port+"/")
+			p.ConnectHost = "localhost"
+			e.send(p)
+			e.recvUntilDone()
+			w := &zhttp.Packet{ID: []byte("s3"), URI: "ws://localhost:" + port + "/"}
+			w.SetSeq(0)
+			e.send(w)
+			e.recvUntilDone()
+			// ignore-policies lifts the guard
+			p = first("s4", "GET", "http://localhost:"+port+"/")
+			p.IgnorePolicies = true
+			e.send(p)
+			e.recvUntilDone()
+			e.note("ORIGIN saw %d requests", len(o.requests()))
+		}},
+		{name: "broken origins", run: func(e *oracleEnv) {
+			replies := []string{
+				"SSH-2.0-OpenSSH_9.2\r\n\r\n",
+				"",
+				"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort",
+				"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n",
+				"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 9\r\n\r\nnot gzip!",
+				"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nabc",
+			}
+			for i, r := range replies {
+				p := first(fmt.Sprintf("b%d", i), "GET", "http://"+rawOnce(e.t, r, 0)+"/")
+				p.Stream = false
+				e.send(p)
+				e.recvUntilDone()
+			}
+			// A streamed response cut short: the head and partial body go
+			// out, then the error. (Both zurls drop bytes still buffered
+			// when the failure comes in the same read, hence the pause.)
+			p := first("b9", "GET", "http://"+rawOnce(e.t, replies[2], 300*time.Millisecond)+"/")
+			e.send(p)
+			e.recvUntilDone()
+		}},
+	}
+}
+
 func TestOracle(t *testing.T) {
 	harness.RequireDebian(t, harness.Zurl)
-	for _, sc := range append(append(httpScenarios(t), wsScenarios(t)...), wsMoreScenarios(t)...) {
+	var all []scenario
+	for _, f := range []func(*testing.T) []scenario{httpScenarios, wsScenarios, wsMoreScenarios, guardScenarios} {
+		all = append(all, f(t)...)
+	}
+	for _, sc := range all {
 		t.Run(sc.name, func(t *testing.T) {
 			var trs [2][]string
 			for i, impl := range []harness.Impl{harness.Debian, harness.Ours} {

@@ -846,7 +846,12 @@ func (x *Exchange) readResponse(pc *pconn, h *respHead, streaming bool) error {
 			if err == nil && !full && (pc.br.Buffered() > 0 || exhausted(body)) {
 				continue
 			}
-			x.signal()
+			// Data that came with the end (or a failure) is announced
+			// below, once eof (or the error) is recorded: the session must
+			// never see the last bytes without the end.
+			if err == nil {
+				x.signal()
+			}
 		}
 		if err == io.EOF {
 			x.mu.Lock()
@@ -885,8 +890,8 @@ func removeHeader(hs []zhttp.Header, name string) []zhttp.Header {
 // exhausted reports a fixed-length body whose bytes have all been read.
 func exhausted(r io.Reader) bool {
 	switch b := r.(type) {
-	case *io.LimitedReader:
-		return b.N <= 0
+	case *lengthReader:
+		return b.n <= 0
 	case eofReader:
 		return true
 	}

@@ -172,10 +172,37 @@ func bodyReader(br *bufio.Reader, method string, h *respHead) (io.Reader, bool) 
 		return httputil.NewChunkedReader(br), !h.close
 	}
 	if h.contentLength >= 0 {
-		return io.LimitReader(br, h.contentLength), !h.close
+		return &lengthReader{r: br, n: h.contentLength}, !h.close
 	}
 	// Delimited by the connection closing.
 	return br, false
+}
+
+// lengthReader reads a body of a stated Content-Length. Unlike
+// io.LimitReader it reports a connection that ends early as
+// io.ErrUnexpectedEOF: libcurl fails such a transfer (CURLE_PARTIAL_FILE)
+// and zurl answers undefined-condition instead of a short body.
+type lengthReader struct {
+	r io.Reader
+	n int64 // bytes still expected
+}
+
+func (l *lengthReader) Read(p []byte) (int, error) {
+	if l.n <= 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > l.n {
+		p = p[:l.n]
+	}
+	n, err := l.r.Read(p)
+	l.n -= int64(n)
+	if err == io.EOF {
+		if l.n > 0 {
+			return n, io.ErrUnexpectedEOF
+		}
+		err = nil
+	}
+	return n, err
 }
 
 type eofReader struct{}

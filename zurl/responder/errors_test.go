@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -77,6 +78,17 @@ func TestErrorConditions(t *testing.T) {
 	defer loop.Close()
 	tlsSrv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	defer tlsSrv.Close()
+	// short states a longer body than it sends, then closes.
+	short := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, bw, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			return
+		}
+		bw.WriteString("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort")
+		bw.Flush()
+		c.Close()
+	}))
+	defer short.Close()
 
 	e := startEnv(t, func(c *config.Config, o *Options) {
 		o.Resolver = staticResolver{
@@ -132,6 +144,16 @@ func TestErrorConditions(t *testing.T) {
 			return p
 		}, zhttp.CondTooManyRedirects},
 		{"untrusted certificate", func() *zhttp.Packet { return req("e14", "GET", tlsSrv.URL) }, zhttp.CondTLSError},
+		{"body shorter than Content-Length", func() *zhttp.Packet {
+			p := req("e16", "GET", short.URL)
+			p.Stream = false
+			return p
+		}, zhttp.CondUndefined},
+		{"connect-host without connect-port", func() *zhttp.Packet {
+			p := req("e17", "GET", big.URL)
+			p.ConnectHost = "127.0.0.1"
+			return p
+		}, zhttp.CondUndefined},
 		{"HEAD with body", func() *zhttp.Packet {
 			p := req("e15", "HEAD", big.URL)
 			p.Body = []byte("x")
@@ -161,6 +183,7 @@ func TestErrorConditions(t *testing.T) {
 		_, port, _ := net.SplitHostPort(strings.TrimPrefix(big.URL, "http://"))
 		p := req("m2", "GET", "http://host.denied:"+port+"/")
 		p.ConnectHost = "127.0.0.1"
+		p.SetConnectPort(atoi(t, port))
 		p.IgnorePolicies = true
 		e.send(p)
 		e.recv()
@@ -203,10 +226,12 @@ func TestTLSTrustAndIgnore(t *testing.T) {
 	// A URI host the certificate does not cover fails...
 	p := req("s2", "GET", "https://other.test:"+port+"/")
 	p.ConnectHost = "127.0.0.1"
+	p.SetConnectPort(atoi(t, port))
 	e.expectError(p, zhttp.CondTLSError)
 	// ...unless the connect-host is trusted...
 	p = req("s3", "GET", "https://other.test:"+port+"/")
 	p.ConnectHost, p.TrustConnectHost = "127.0.0.1", true
+	p.SetConnectPort(atoi(t, port))
 	e.send(p)
 	e.recv()
 	if r := e.recv(); string(r.Body) != "secure" {
@@ -215,6 +240,7 @@ func TestTLSTrustAndIgnore(t *testing.T) {
 	// ...or TLS errors are ignored.
 	p = req("s4", "GET", "https://other.test:"+port+"/")
 	p.ConnectHost, p.IgnoreTLSErrors = "127.0.0.1", true
+	p.SetConnectPort(atoi(t, port))
 	e.send(p)
 	e.recv()
 	if r := e.recv(); string(r.Body) != "secure" {
@@ -389,4 +415,13 @@ func TestShutdownRemovesIPCFiles(t *testing.T) {
 			t.Errorf("%s left behind (%v)", f, err)
 		}
 	}
+}
+
+func atoi(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

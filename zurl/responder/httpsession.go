@@ -80,6 +80,19 @@ func (s *session) runHTTP(p *zhttp.Packet) {
 		// (its WebSocket path takes it alone too).
 		req.ConnectPort = p.ConnectPort
 	}
+	if p.ConnectHost != "" && p.Has&zhttp.HasConnectPort == 0 {
+		// zurl hands libcurl CURLOPT_CONNECT_TO "host:port:connect-host:-1"
+		// when connect-port is absent; libcurl rejects the -1 ("No valid
+		// port number in connect to host string", CURLE_SETOPT_OPTION_SYNTAX)
+		// and zurl answers undefined-condition after its acknowledgement.
+		// Pushpin always sends both fields; we fail the same way.
+		srv.log.Debugf("id=%s: connect-host without connect-port", s.rid)
+		if s.mode == modeStream {
+			s.ack(p.More)
+		}
+		s.respondError(zhttp.CondUndefined)
+		return
+	}
 	if p.FollowRedirects {
 		req.MaxRedirects = 8
 	}
@@ -177,6 +190,8 @@ func (s *session) httpUpdate(st *httpState) bool {
 	}
 	if e := x.Err(); e != nil {
 		s.srv.log.Debugf("id=%s: %v", s.rid, e)
+		// What is still buffered is dropped, as zurl does when libcurl
+		// reports the failure in the same update as the last bytes.
 		s.respondError(e.Condition)
 		return false
 	}
