@@ -470,7 +470,7 @@ func (c *conn) wakeLocked() {
 // readable (or hung up), or, from the sweep, its read deadline passed. The
 // new goroutine reads at once, so it sees the bytes, the EOF or the
 // timeout.
-func (c *conn) unpark(readable, sweep bool) {
+func (c *conn) unpark(sweep bool) {
 	c.qmu.Lock()
 	defer c.qmu.Unlock()
 	if !c.parked || !c.parkRead {

@@ -118,7 +118,7 @@ func (p *poller) run(ctx context.Context) {
 			c := p.byFD[int(ev.Fd)]
 			p.mu.Unlock()
 			if c != nil {
-				c.unpark(true, false)
+				c.unpark(false)
 			}
 		}
 		if now := time.Now(); now.Sub(lastSweep) >= pollSweep {
@@ -130,7 +130,7 @@ func (p *poller) run(ctx context.Context) {
 			}
 			p.mu.Unlock()
 			for _, c := range parked {
-				c.unpark(false, true)
+				c.unpark(true)
 			}
 			clear(parked)
 		}
