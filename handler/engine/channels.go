@@ -1,9 +1,11 @@
 package engine
 
 import (
+	"bytes"
 	"time"
 
 	"github.com/pushpin-go/pushpin/protocol/publish"
+	"github.com/pushpin-go/pushpin/protocol/zhttp"
 )
 
 // subKind is the kind of session behind a subscription; it is also the stats
@@ -285,8 +287,8 @@ func (st *state) fanOut(ch *channel, it *publish.Item) int {
 	}
 	clear(subs)
 	st.scratch = subs[:0]
+	d.flush(st)
 	st.encBuf = d.bodyElem[:0]
-	d.flushWS(st)
 	total := 0
 	for k, n := range count {
 		if n > 0 {
@@ -315,6 +317,7 @@ type delivery struct {
 	it       *publish.Item
 	bodyElem []byte // tnetstring element of the http-stream content
 	wsBatch  wsBatch
+	data     dataBatch
 }
 
 // init prepares the shared encodings; buf is reused for the body element
@@ -337,4 +340,75 @@ func (d *delivery) has(k subKind) bool {
 	return d.it.WSMessage != nil
 }
 
-func (d *delivery) flushWS(st *state) { d.wsBatch.flush(st) }
+// flush sends what the delivery batched: stream data, then ws-control.
+func (d *delivery) flush(st *state) {
+	d.data.flush(st, d.bodyElem)
+	d.wsBatch.flush(st)
+}
+
+// maxMultiIDs bounds the ids of one list-form packet, as Pushpin and
+// condure batch them (reference §2.6).
+const maxMultiIDs = 128
+
+// dataBatch gathers the stream sessions that take one published body
+// straight away, per condure instance, so the body goes out once per up to
+// maxMultiIDs sessions in a list-form id packet (ZHTTP ext.multi, which
+// condure advertises on every packet and applies to each listed session
+// with its own seq) instead of once per session. Both the handler and
+// condure then do a fraction of the per-subscriber work in a fan-out.
+// A session is listed at most once per item, and the batch is flushed
+// before the fan-out returns, so each session's packets stay in seq order.
+type dataBatch struct {
+	// entries is per condure instance (a handful at most, so a slice
+	// beats a map); borrowed from state.dataBatches for the fan-out.
+	entries []batchEntry
+	used    bool
+}
+
+type batchEntry struct {
+	addr []byte
+	p    *zhttp.Packet
+}
+
+func (b *dataBatch) add(st *state, addr, id []byte, seq int, content, bodyElem []byte) {
+	if !b.used {
+		b.entries, b.used = st.dataBatches, true
+	}
+	var p *zhttp.Packet
+	for i := range b.entries {
+		if bytes.Equal(b.entries[i].addr, addr) {
+			p = b.entries[i].p
+			break
+		}
+	}
+	if p == nil {
+		p = &zhttp.Packet{Type: zhttp.Data, More: true, Multi: true}
+		b.entries = append(b.entries, batchEntry{addr: append([]byte(nil), addr...), p: p})
+		st.dataBatches = b.entries
+	}
+	p.Body = content
+	p.IDs = append(p.IDs, zhttp.MultiID{ID: id, Seq: seq})
+	if len(p.IDs) >= maxMultiIDs {
+		b.send(st, addr, p, bodyElem)
+	}
+}
+
+// send writes one batch: a lone session gets the plain single-id packet.
+func (b *dataBatch) send(st *state, addr []byte, p *zhttp.Packet, bodyElem []byte) {
+	switch len(p.IDs) {
+	case 0:
+	case 1:
+		st.out.sendData(addr, p.IDs[0].ID, p.IDs[0].Seq, bodyElem, true)
+	default:
+		st.out.send(addr, p)
+	}
+	clear(p.IDs)
+	p.IDs = p.IDs[:0]
+}
+
+func (b *dataBatch) flush(st *state, bodyElem []byte) {
+	for _, e := range b.entries {
+		b.send(st, e.addr, e.p, bodyElem)
+		e.p.Body = nil
+	}
+}

@@ -191,18 +191,20 @@ func (hs *httpSession) writeBody(b []byte) bool {
 	return true
 }
 
-// writeEncoded is writeBody for fan-out: bodyElem is the tnetstring element
-// of b, encoded once for every subscriber.
-func (hs *httpSession) writeEncoded(b, bodyElem []byte) bool {
+// writeShared is writeBody for fan-out: a session that can take the
+// item's content at once joins the delivery's list-form batch (see
+// dataBatch); otherwise the content is queued for credits.
+func (hs *httpSession) writeShared(d *delivery) bool {
 	if hs.finished || hs.phase != phaseActive {
 		return false
 	}
+	b := d.it.HTTPStream.Content
 	if len(hs.queue) == 0 && hs.credits >= len(b) {
 		hs.credits -= len(b)
 		hs.st.stats.report.contentBytesSent += len(b)
 		seq := hs.outSeq
 		hs.outSeq++
-		hs.st.out.sendData(hs.addr, hs.id, seq, bodyElem, true)
+		d.data.add(hs.st, hs.addr, hs.id, seq, b, d.bodyElem)
 		hs.sent()
 		return true
 	}
@@ -564,7 +566,7 @@ func (hs *httpSession) deliverStream(sub *subscription, d *delivery) bool {
 	hs.st.stats.report.sent++
 	hs.st.e.metrics.sent.Add(1)
 	if len(sub.filters) == 0 && f.ContentFilters == nil {
-		return hs.writeEncoded(f.Content, d.bodyElem)
+		return hs.writeShared(d)
 	}
 	content, err := filterContent(sub, f.ContentFilters, f.Content)
 	if err != nil {

@@ -122,7 +122,7 @@ func (st *state) drainLimiters() {
 				continue
 			}
 			if cur != q.it {
-				d.flushWS(st)
+				d.flush(st)
 				d = delivery{}
 				d.init(q.it, nil)
 				cur = q.it
@@ -144,7 +144,7 @@ func (st *state) drainLimiters() {
 			}
 		}
 	}
-	d.flushWS(st)
+	d.flush(st)
 	if pending {
 		st.armLimiter()
 	}

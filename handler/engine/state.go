@@ -43,6 +43,9 @@ type state struct {
 	// fan-out (deliveries may unsubscribe).
 	scratch []*subscription
 	encBuf  []byte
+	// dataBatches holds the per-condure list-form data packets of the
+	// fan-out in progress (see dataBatch); reused across fan-outs.
+	dataBatches []batchEntry
 
 	// intreq next-link requests in flight, by request id.
 	links map[string]*linkRequest

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/pushpin-go/pushpin/protocol/publish"
 	"github.com/pushpin-go/pushpin/protocol/stats"
 	"github.com/pushpin-go/pushpin/protocol/tnetstring"
+	"github.com/pushpin-go/pushpin/protocol/zhttp"
 )
 
 // TestMessageStatsEncoding: the fan-out path's direct encoding of "message"
@@ -117,5 +119,58 @@ func TestConnStatsOnRetry(t *testing.T) {
 		if n := st.e.metrics.connections.Load(); n != 0 {
 			t.Errorf("retried=%v: %d connections counted", retried, n)
 		}
+	}
+}
+
+// TestFanOutListForm: stream sessions that can take an item at once share
+// list-form packets (≤128 ids, each with the session's next seq); a lone
+// session gets a plain packet; one short of credits is served from its
+// queue when credits come.
+func TestFanOutListForm(t *testing.T) {
+	st, msgs := testState(t, nil)
+	const n = 300
+	for i := 0; i < n; i++ {
+		addSession(st, fmt.Sprintf("s%d", i), StreamHold, 1<<20, "many")
+	}
+	slow := addSession(st, "slow", StreamHold, 0, "many")
+	addSession(st, "lone", StreamHold, 1<<20, "one")
+	*msgs = nil
+	st.receive(&publish.Item{Channel: "many", HTTPStream: &publish.HTTPStreamFormat{Content: []byte("hello")}})
+	st.receive(&publish.Item{Channel: "one", HTTPStream: &publish.HTTPStreamFormat{Content: []byte("solo")}})
+
+	var lists []int
+	for _, m := range *msgs {
+		_, raw, _ := zhttp.SplitPubMessage(m)
+		var p zhttp.Packet
+		if _, err := zhttp.Decode(raw, &p); err != nil {
+			t.Fatal(err)
+		}
+		if len(p.IDs) > 0 {
+			lists = append(lists, len(p.IDs))
+			if string(p.Body) != "hello" || !p.More {
+				t.Errorf("list packet body %q more %v", p.Body, p.More)
+			}
+		}
+	}
+	if fmt.Sprint(lists) != "[128 128 44]" {
+		t.Errorf("list-form packets of %v ids, want [128 128 44]", lists)
+	}
+	for _, id := range []string{"s0", "s127", "s128", "s299"} {
+		ps := packets(t, *msgs, id)
+		// addSession sent keep-alive (seq 2) and the initial response (3).
+		if len(ps) != 1 || string(ps[0].Body) != "hello" || ps[0].Seq != 4 {
+			t.Errorf("%s: %+v", id, ps)
+		}
+	}
+	if ps := packets(t, *msgs, "lone"); len(ps) != 1 || string(ps[0].Body) != "solo" || ps[0].Seq != 4 {
+		t.Errorf("lone: %+v", ps)
+	}
+	if ps := packets(t, *msgs, "slow"); len(ps) != 0 {
+		t.Errorf("slow session written without credits: %+v", ps)
+	}
+	*msgs = nil
+	slow.handle(&zhttp.Packet{Type: zhttp.Credit, Credits: 100}, slow.inSeq, true)
+	if got := bodies(packets(t, *msgs, "slow")); got != "initial\nhello" {
+		t.Errorf("slow after credits: %q", got)
 	}
 }
