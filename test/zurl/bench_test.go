@@ -58,11 +58,21 @@ func TestBenchPushpinZurl(t *testing.T) {
 					b, _ := os.ReadFile(in.LogFile("zurl"))
 					m := regexp.MustCompile(`OUT id=\S+ (?:code=\d+ )?(\d+)`).FindAllSubmatch(b, -1)
 					total := 0
+					var sizes []int
 					for _, x := range m {
 						n, _ := strconv.Atoi(string(x[1]))
 						total += n
+						sizes = append(sizes, n)
 					}
-					fmt.Printf("PACKETS zurl=%s: %d data packets, %d body bytes, avg %d\n", impl, len(m), total, total/max(len(m), 1))
+					sort.Ints(sizes)
+					q := func(f float64) int {
+						if len(sizes) == 0 {
+							return 0
+						}
+						return sizes[int(f*float64(len(sizes)-1))]
+					}
+					fmt.Printf("PACKETS zurl=%s: %d data packets, %d body bytes, avg %d, sizes p10 %d p50 %d p90 %d max %d\n",
+						impl, len(m), total, total/max(len(m), 1), q(0.1), q(0.5), q(0.9), q(1))
 				}()
 			}
 			client := &http.Client{Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: conc, DisableCompression: true}}

@@ -812,7 +812,9 @@ func (x *Exchange) readResponse(pc *pconn, h *respHead, streaming bool) error {
 	// buffer): a fast origin then travels in large packets, which is what
 	// keeps the initiator's per-packet cost low, while small responses
 	// never hold a large buffer.
-	scratch := make([]byte, 16*1024)
+	sp := scratchPool.Get().(*[]byte)
+	defer scratchPool.Put(sp)
+	scratch := *sp
 	for {
 		x.mu.Lock()
 		if x.off > 0 && x.off >= len(x.buf)/2 {
@@ -886,6 +888,14 @@ func removeHeader(hs []zhttp.Header, name string) []zhttp.Header {
 	}
 	return out
 }
+
+// scratchPool holds the first read buffer of each response: a proxied
+// small GET would otherwise allocate 16 KiB per request. Buffers grown
+// beyond it are left to the garbage collector.
+var scratchPool = sync.Pool{New: func() any {
+	b := make([]byte, 16*1024)
+	return &b
+}}
 
 // exhausted reports a fixed-length body whose bytes have all been read.
 func exhausted(r io.Reader) bool {
