@@ -405,7 +405,11 @@ func (hs *httpSession) keepAlive() {
 	if hs.in.KeepAliveMode == KeepAliveInterval {
 		hs.st.timers.set(hs.kaTimer, hs.st.now.Add(jitter(time.Duration(hs.in.KeepAliveTimeout)*time.Second)))
 	}
-	hs.writeBody(hs.in.KeepAlive)
+	// A keep-alive counts as activity (verified: pushpin-handler reports
+	// one per keep-alive sent).
+	if hs.writeBody(hs.in.KeepAlive) {
+		hs.st.stats.addActivity(1)
+	}
 }
 
 // timeout answers a response hold with the instruct response.

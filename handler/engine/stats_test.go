@@ -174,3 +174,16 @@ func TestFanOutListForm(t *testing.T) {
 		t.Errorf("slow after credits: %q", got)
 	}
 }
+
+// TestKeepAliveActivity: each stream keep-alive sent counts one activity.
+func TestKeepAliveActivity(t *testing.T) {
+	st, _ := testState(t, nil)
+	hs := addSession(st, "k", StreamHold, 1<<20, "ka")
+	hs.in.HasKeepAlive, hs.in.KeepAlive, hs.in.KeepAliveTimeout = true, []byte("k\n"), 1
+	before := st.stats.activity
+	hs.keepAlive()
+	hs.keepAlive()
+	if got := st.stats.activity - before; got != 2 {
+		t.Errorf("activity after two keep-alives: +%d, want +2", got)
+	}
+}
