@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/pushpin-go/pushpin/protocol/handoff"
@@ -31,6 +33,25 @@ func FuzzInstruct(f *testing.F) {
 		in, err := ParseInstruct(resp, "http://example/path?q=1", 20)
 		if err == nil && len(in.Channels) > 20 {
 			t.Fatalf("%d channels kept", len(in.Channels))
+		}
+	})
+}
+
+// FuzzJSONP: whatever the response (bodies and headers are untrusted
+// origin/publisher bytes), the extended JSON-P wrapping is the callback
+// around valid JSON.
+func FuzzJSONP(f *testing.F) {
+	f.Add(200, "OK", "X-A", "1", []byte("body\n"))
+	f.Add(0, "", "", "", []byte{})
+	f.Add(999, "\xff\"", "\u2028", "<&>", []byte("\xff\x00\"\\"))
+	f.Fuzz(func(t *testing.T, code int, reason, name, value string, body []byte) {
+		_, out := jsonpResponse("cb", true, code, reason, []zhttp.Header{{Name: name, Value: value}}, body)
+		s := string(out)
+		if !strings.HasPrefix(s, "/**/cb(") || !strings.HasSuffix(s, ");\n") {
+			t.Fatalf("not wrapped: %q", s)
+		}
+		if inner := s[len("/**/cb(") : len(s)-len(");\n")]; !json.Valid([]byte(inner)) {
+			t.Fatalf("invalid JSON: %q", inner)
 		}
 	})
 }
