@@ -107,27 +107,20 @@ func (s *session) runHTTP(p *zhttp.Packet) {
 
 	for {
 		select {
-		case m := <-s.inbox:
-			// Take whatever else is queued before answering: credits
-			// often arrive in bursts (pushpin-proxy relays condure's
-			// small grants), and one update then sends one larger packet.
+		case <-s.inbox.ready:
+			// Take whatever is queued before answering: credits often
+			// arrive in bursts (pushpin-proxy relays condure's small
+			// grants), and one update then sends one larger packet.
+			batch := s.inbox.take(s.batch)
 			update := false
-			for n := 0; ; n++ {
+			for _, m := range batch {
 				cont, upd := s.httpPacket(st, m)
 				if !cont {
 					return
 				}
 				update = update || upd
-				if n == inboxSize {
-					break
-				}
-				select {
-				case m = <-s.inbox:
-					continue
-				default:
-				}
-				break
 			}
+			s.batch = batch
 			if update && !s.httpUpdate(st) {
 				return
 			}

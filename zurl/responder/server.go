@@ -39,10 +39,13 @@ import (
 const (
 	sessionExpire     = 60 * time.Second
 	keepAliveInterval = sessionExpire / 2
-	// inboxSize bounds the packets waiting for a session. The initiator's
-	// data is bounded by our credits; a peer that still floods a session
-	// gets it cancelled (see deliver).
-	inboxSize = 256
+	// inboxSize bounds the packets waiting for a session (its mailbox
+	// grows only as packets queue). The initiator's data is bounded by our
+	// credits, but not how finely it splits it nor its credit packets; a
+	// peer that floods a session beyond this gets it cancelled (see
+	// deliver). zurl has no such queue (one event loop), so the bound is
+	// generous.
+	inboxSize = 1024
 )
 
 // Options configures a Server.

@@ -2,6 +2,7 @@ package responder
 
 import (
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -28,6 +29,44 @@ type inMsg struct {
 	seq int // -1 when absent
 }
 
+// mailbox is a session's queue of initiator packets. The socket goroutine
+// puts without blocking; the session takes everything queued at once. It
+// starts empty and unallocated (a proxied GET usually gets no later packet
+// at all, and a 256-slot channel per session was the largest allocation
+// of a small GET) and holds at most inboxSize packets.
+type mailbox struct {
+	mu    sync.Mutex
+	q     []inMsg
+	ready chan struct{} // one slot: something is queued
+}
+
+// put queues m; false means the mailbox is full.
+func (b *mailbox) put(m inMsg) bool {
+	b.mu.Lock()
+	if len(b.q) >= inboxSize {
+		b.mu.Unlock()
+		return false
+	}
+	b.q = append(b.q, m)
+	b.mu.Unlock()
+	select {
+	case b.ready <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// take returns what is queued and keeps spare (emptied) for later puts,
+// so a session alternates between two buffers.
+func (b *mailbox) take(spare []inMsg) []inMsg {
+	clear(spare)
+	b.mu.Lock()
+	out := b.q
+	b.q = spare[:0]
+	b.mu.Unlock()
+	return out
+}
+
 // session is one request. All fields belong to the goroutine running run.
 type session struct {
 	srv    *Server
@@ -46,7 +85,8 @@ type session struct {
 	outSeq  int
 	credits int // body bytes the initiator lets us send
 
-	inbox    chan inMsg
+	inbox    mailbox
+	batch    []inMsg // the buffer handed back to inbox.take
 	overflow atomic.Bool
 	kick     chan struct{} // signalled on inbox overflow
 
@@ -59,7 +99,7 @@ func newSession(srv *Server, p *zhttp.Packet, f zhttp.Format, mode sessionMode, 
 		srv: srv, mode: mode, format: f, env: env,
 		rid: rid, to: p.From, userData: p.UserData, multi: p.Multi,
 		infoLvl: zlog.Info, inSeq: seq,
-		inbox: make(chan inMsg, inboxSize),
+		inbox: mailbox{ready: make(chan struct{}, 1)},
 		kick:  make(chan struct{}, 1),
 	}
 	if p.Quiet {
@@ -72,9 +112,7 @@ func newSession(srv *Server, p *zhttp.Packet, f zhttp.Format, mode sessionMode, 
 // goroutine. A full inbox means the initiator is flooding the session
 // beyond its credits; the session is then cancelled.
 func (s *session) deliver(m inMsg) {
-	select {
-	case s.inbox <- m:
-	default:
+	if !s.inbox.put(m) {
 		if !s.overflow.Swap(true) {
 			s.srv.log.Warnf("id=%s: inbox full, cancelling session", s.rid)
 		}

@@ -69,10 +69,14 @@ func (s *session) runWS(p *zhttp.Packet) {
 
 	for {
 		select {
-		case m := <-s.inbox:
-			if !s.wsPacket(st, m) {
-				return
+		case <-s.inbox.ready:
+			batch := s.inbox.take(s.batch)
+			for _, m := range batch {
+				if !s.wsPacket(st, m) {
+					return
+				}
 			}
+			s.batch = batch
 		case <-st.w.notify:
 			if !s.wsUpdate(st) {
 				return
