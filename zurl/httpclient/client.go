@@ -310,6 +310,32 @@ func (x *Exchange) ReadAppend(dst []byte, max int) []byte {
 	return dst
 }
 
+// Consume hands fn up to max buffered body bytes (all when max < 0) and
+// drops them if fn returns true: a view into the exchange's buffer, valid
+// only during the call, so a caller that encodes them into a packet copies
+// each byte once. more reports whether anything follows them (bytes
+// already buffered, or a response not yet complete). fn runs with the
+// exchange locked; the reader waits meanwhile, so fn must not call back
+// into x.
+func (x *Exchange) Consume(max int, fn func(b []byte, more bool) bool) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	n := len(x.buf) - x.off
+	if max >= 0 && max < n {
+		n = max
+	}
+	if !fn(x.buf[x.off:x.off+n], len(x.buf)-x.off-n > 0 || !x.eof) {
+		return
+	}
+	x.off += n
+	if x.off == len(x.buf) {
+		x.buf, x.off = x.buf[:0], 0
+	}
+	if n > 0 {
+		wake(x.space)
+	}
+}
+
 // Pending reports, consistently, how many decoded body bytes are waiting
 // and whether the whole response has been received.
 func (x *Exchange) Pending() (buffered int, done bool) {

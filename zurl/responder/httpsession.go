@@ -16,7 +16,6 @@ type httpState struct {
 	sentHead  bool
 	bodySent  bool   // the initiator finished sending the request body
 	inbuf     []byte // non-stream mode: the whole body
-	readBuf   []byte // stream mode: reused for each packet's body
 }
 
 func (s *session) runHTTP(p *zhttp.Packet) {
@@ -226,34 +225,41 @@ func (s *session) httpUpdate(st *httpState) bool {
 		if s.quiet {
 			limit = -1
 		}
-		buf := x.ReadAppend(st.readBuf[:0], limit)
-		st.readBuf = buf[:0]
-		if len(buf) > 0 && st.maxSize >= 0 && st.received+len(buf) > st.maxSize {
+		var sent int
+		var more, tooBig bool
+		// Encode straight from the exchange's buffer (one copy per byte).
+		x.Consume(limit, func(b []byte, m bool) bool {
+			if len(b) > 0 && st.maxSize >= 0 && st.received+len(b) > st.maxSize {
+				tooBig = true
+				return false
+			}
+			var p *zhttp.Packet
+			if !st.sentHead {
+				p = s.headPacket(head)
+				st.sentHead = true
+			} else {
+				p = &zhttp.Packet{}
+			}
+			if len(b) > 0 {
+				p.Body = b
+			}
+			p.More = m
+			s.send(p)
+			sent, more = len(b), m
+			return true
+		})
+		if tooBig {
 			s.respondError(zhttp.CondMaxSizeExceeded)
 			return false
 		}
-		st.received += len(buf)
+		st.received += sent
 		if !s.quiet {
-			s.credits -= len(buf)
+			s.credits -= sent
 		}
-		buffered, done = x.Pending()
-		more := buffered > 0 || !done
-		var p *zhttp.Packet
-		if !st.sentHead {
-			p = s.headPacket(head)
-			st.sentHead = true
-		} else {
-			p = &zhttp.Packet{}
-		}
-		if len(buf) > 0 {
-			p.Body = buf
-		}
-		p.More = more
-		s.send(p)
 		if !more {
 			return false
 		}
-		if len(buf) == 0 {
+		if sent == 0 {
 			return true
 		}
 	}
