@@ -28,6 +28,10 @@
 //     (CURLOPT_PATH_AS_IS), without the fragment.
 //   - Response bodies in gzip, deflate, br or zstd are decoded; the
 //     Content-Encoding header is kept and Content-Length is removed.
+//   - A body shorter than its Content-Length, or a broken chunked body,
+//     fails the exchange (libcurl's CURLE_PARTIAL_FILE; zurl answers
+//     undefined-condition); bytes still buffered when the failure is seen
+//     are not delivered.
 //   - 100 Continue blocks are skipped; with redirects enabled, 3xx
 //     responses carrying Location are followed (method and body kept, as
 //     with CURLOPT_POSTREDIR=ALL) up to the limit, then too-many-redirects.
