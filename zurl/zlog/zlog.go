@@ -1,18 +1,18 @@
-// Package zlog is zurl's logger: Pushpin's line format
-// ("[LEVEL] yyyy-MM-dd HH:mm:ss.zzz message", local time) with Pushpin's
-// numeric levels (0 error, 1 warning, 2 info, 3 debug), writing to stdout
-// or appending to a file that Reopen reopens (SIGHUP log rotation).
-//
-// It stands in until the shared pkg/log lands; the method set is the one
-// the responder needs, so switching is a one-line change in main.
+// Package zlog is the printf-style face of zurl's logging: Pushpin's
+// numeric levels (0 error, 1 warning, 2 info, 3 debug) and format-string
+// calls, written through the shared pkg/log handler and output (Pushpin's
+// "[LEVEL] yyyy-MM-dd HH:mm:ss.zzz message" lines, one Write per line, a
+// log file reopened on SIGHUP).
 package zlog
 
 import (
+	"context"
 	"fmt"
 	"io"
-	"os"
-	"sync"
+	"log/slog"
 	"time"
+
+	pkglog "github.com/pushpin-go/pushpin/pkg/log"
 )
 
 // Levels.
@@ -23,52 +23,43 @@ const (
 	Debug = 3
 )
 
-var names = [...]string{"ERR", "WARN", "INFO", "DEBUG"}
-
 // Logger writes leveled lines. A nil *Logger discards everything.
 type Logger struct {
-	mu    sync.Mutex
 	level int
-	w     io.Writer
-	path  string
-	f     *os.File
-	buf   []byte
+	h     *pkglog.Handler
+	out   *pkglog.Output // set when logging to a file
 }
 
 // New logs to w at the given level.
-func New(w io.Writer, level int) *Logger { return &Logger{w: w, level: level} }
+func New(w io.Writer, level int) *Logger {
+	return &Logger{level: level, h: pkglog.NewHandler(w, &pkglog.Options{Level: pkglog.FromNumber(level)})}
+}
 
 // Open appends to the file at path.
 func Open(path string, level int) (*Logger, error) {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	out, err := pkglog.NewOutput(path)
 	if err != nil {
 		return nil, fmt.Errorf("failed to open log file: %w", err)
 	}
-	return &Logger{w: f, f: f, path: path, level: level}, nil
+	l := New(out, level)
+	l.out = out
+	return l, nil
 }
 
 // Reopen reopens the log file (after rotation); a no-op for stdout.
 func (l *Logger) Reopen() error {
-	if l == nil || l.path == "" {
+	if l == nil || l.out == nil {
 		return nil
 	}
-	f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
-	if err != nil {
-		return fmt.Errorf("reopening log file: %w", err)
-	}
-	l.mu.Lock()
-	old := l.f
-	l.f, l.w = f, f
-	l.mu.Unlock()
-	return old.Close()
+	return l.out.Reopen()
 }
 
 // Close closes the log file, if any.
 func (l *Logger) Close() error {
-	if l == nil || l.f == nil {
+	if l == nil || l.out == nil {
 		return nil
 	}
-	return l.f.Close()
+	return l.out.Close()
 }
 
 // Enabled reports whether lines at level are written.
@@ -79,23 +70,9 @@ func (l *Logger) Logf(level int, format string, args ...any) {
 	if !l.Enabled(level) {
 		return
 	}
-	name := "DEBUG"
-	if level >= 0 && level < len(names) {
-		name = names[level]
-	}
-	now := time.Now()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	b := l.buf[:0]
-	b = append(b, '[')
-	b = append(b, name...)
-	b = append(b, "] "...)
-	b = now.AppendFormat(b, "2006-01-02 15:04:05.000")
-	b = append(b, ' ')
-	b = fmt.Appendf(b, format, args...)
-	b = append(b, '\n')
-	l.w.Write(b)
-	l.buf = b
+	// A record without a caller PC: zurl's lines carry no source position.
+	r := slog.NewRecord(time.Now(), pkglog.FromNumber(level), fmt.Sprintf(format, args...), 0)
+	l.h.Handle(context.Background(), r)
 }
 
 // Errorf logs at level 0.
