@@ -130,17 +130,17 @@ func (s *session) runHTTP(p *zhttp.Packet) {
 		case <-s.kick:
 			s.respondCancel()
 			return
-		case <-t.activity:
-			s.respondError(zhttp.CondSessionTimeout)
-			return
-		case <-t.deadline:
-			s.respondError(zhttp.CondSessionTimeout)
-			return
-		case <-t.expire:
-			srv.log.Debugf("id=%s: expired", s.rid)
-			return
-		case <-t.keepAlive:
-			s.send(&zhttp.Packet{Type: zhttp.KeepAlive})
+		case <-t.C():
+			switch t.fired() {
+			case evActivity, evDeadline:
+				s.respondError(zhttp.CondSessionTimeout)
+				return
+			case evExpire:
+				srv.log.Debugf("id=%s: expired", s.rid)
+				return
+			case evKeepAlive:
+				s.send(&zhttp.Packet{Type: zhttp.KeepAlive})
+			}
 		case <-srv.ctx.Done():
 			return
 		}

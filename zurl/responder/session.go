@@ -90,8 +90,7 @@ type session struct {
 	overflow atomic.Bool
 	kick     chan struct{} // signalled on inbox overflow
 
-	expire   *time.Timer // no packet from the initiator for 60 s
-	activity *time.Timer // zurl.conf timeout
+	timers sessionTimers
 }
 
 func newSession(srv *Server, p *zhttp.Packet, f zhttp.Format, mode sessionMode, env [][]byte, rid []byte, seq int) *session {
@@ -228,8 +227,8 @@ func (s *session) checkSeq(m inMsg) bool {
 		return false
 	}
 	s.inSeq = m.seq
-	if s.expire != nil {
-		s.expire.Reset(s.srv.opts.SessionExpire)
+	if !s.timers.at[evExpire].IsZero() {
+		s.timers.at[evExpire] = time.Now().Add(s.srv.opts.SessionExpire)
 	}
 	if m.p.Has&zhttp.HasCredits != 0 {
 		s.credits += m.p.Credits
@@ -237,53 +236,98 @@ func (s *session) checkSeq(m inMsg) bool {
 	return true
 }
 
-// timers holds the channels of the optional timers of a session.
-type timers struct {
-	expire    <-chan time.Time
-	keepAlive <-chan time.Time
-	deadline  <-chan time.Time
-	activity  <-chan time.Time
-	stop      func()
+// timerEvent is one of a session's timed events, in the order they win
+// when several are due at once.
+type timerEvent int
+
+const (
+	evNone      timerEvent = iota
+	evActivity             // zurl.conf timeout without progress: session-timeout
+	evDeadline             // the request's own timeout: session-timeout
+	evExpire               // 60 s without a packet from the initiator: silent end
+	evKeepAlive            // every 30 s on stream sessions
+	evCount
+)
+
+// sessionTimers multiplexes a session's timed events onto one runtime
+// timer. Activity and expiry are pushed back on nearly every packet; that
+// only moves a time here, and when the timer fires for an event that has
+// since moved, it is re-armed for the earliest one instead. One timer per
+// session instead of four (a proxied GET's largest source of allocations
+// after its buffers).
+type sessionTimers struct {
+	timer *time.Timer
+	at    [evCount]time.Time // zero: not in use
+	every time.Duration      // keep-alive interval
 }
 
 // startTimers arms zurl's timers: inactivity (zurl.conf timeout), the
 // request's own timeout (ms), and for stream sessions the 60 s expiry and
-// 30 s keep-alives. One runtime timer each per session: sessions are
-// bounded by max_open_requests, and Go's timer heap handles that scale.
-func (s *session) startTimers(timeoutMS int) timers {
-	var t timers
-	s.activity = time.NewTimer(s.srv.cfg.Timeout)
-	t.activity = s.activity.C
-	var deadline *time.Timer
+// 30 s keep-alives. The caller stops s.timers.timer when the session ends.
+func (s *session) startTimers(timeoutMS int) *sessionTimers {
+	now := time.Now()
+	t := &s.timers
+	t.at[evActivity] = now.Add(s.srv.cfg.Timeout)
 	if timeoutMS >= 0 {
-		deadline = time.NewTimer(time.Duration(timeoutMS) * time.Millisecond)
-		t.deadline = deadline.C
+		t.at[evDeadline] = now.Add(time.Duration(timeoutMS) * time.Millisecond)
 	}
-	var ka *time.Ticker
 	if s.mode == modeStream {
-		s.expire = time.NewTimer(s.srv.opts.SessionExpire)
-		t.expire = s.expire.C
-		ka = time.NewTicker(s.srv.opts.KeepAliveInterval)
-		t.keepAlive = ka.C
+		t.at[evExpire] = now.Add(s.srv.opts.SessionExpire)
+		t.every = s.srv.opts.KeepAliveInterval
+		t.at[evKeepAlive] = now.Add(t.every)
 	}
-	t.stop = func() {
-		s.activity.Stop()
-		if deadline != nil {
-			deadline.Stop()
-		}
-		if s.expire != nil {
-			s.expire.Stop()
-		}
-		if ka != nil {
-			ka.Stop()
-		}
-	}
+	t.timer = time.NewTimer(t.next().Sub(now))
 	return t
 }
 
+// C is the channel the session selects on.
+func (t *sessionTimers) C() <-chan time.Time { return t.timer.C }
+
+// stop releases the timer.
+func (t *sessionTimers) stop() {
+	if t.timer != nil {
+		t.timer.Stop()
+	}
+}
+
+func (t *sessionTimers) next() time.Time {
+	var min time.Time
+	for _, at := range t.at[1:] {
+		if !at.IsZero() && (min.IsZero() || at.Before(min)) {
+			min = at
+		}
+	}
+	return min
+}
+
+// fired is called when the timer fires: it returns the first due event
+// (evNone if every event moved later) and re-arms the timer. A due
+// keep-alive is rescheduled one interval on; other events are one-shot.
+func (t *sessionTimers) fired() timerEvent {
+	now := time.Now()
+	ev := evNone
+	for e := evActivity; e < evCount; e++ {
+		if at := t.at[e]; !at.IsZero() && !now.Before(at) {
+			ev = e
+			break
+		}
+	}
+	switch ev {
+	case evNone:
+	case evKeepAlive:
+		t.at[ev] = now.Add(t.every)
+	default:
+		t.at[ev] = time.Time{}
+	}
+	if n := t.next(); !n.IsZero() {
+		t.timer.Reset(n.Sub(now))
+	}
+	return ev
+}
+
 func (s *session) refreshActivity() {
-	if s.activity != nil {
-		s.activity.Reset(s.srv.cfg.Timeout)
+	if !s.timers.at[evActivity].IsZero() {
+		s.timers.at[evActivity] = time.Now().Add(s.srv.cfg.Timeout)
 	}
 }
 

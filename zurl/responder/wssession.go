@@ -84,14 +84,17 @@ func (s *session) runWS(p *zhttp.Packet) {
 		case <-s.kick:
 			s.respondCancel()
 			return
-		case <-timers.activity:
-			s.respondError(zhttp.CondSessionTimeout)
-			return
-		case <-timers.expire:
-			srv.log.Debugf("id=%s: expired", s.rid)
-			return
-		case <-timers.keepAlive:
-			s.send(&zhttp.Packet{Type: zhttp.KeepAlive})
+		case <-timers.C():
+			switch timers.fired() {
+			case evActivity, evDeadline:
+				s.respondError(zhttp.CondSessionTimeout)
+				return
+			case evExpire:
+				srv.log.Debugf("id=%s: expired", s.rid)
+				return
+			case evKeepAlive:
+				s.send(&zhttp.Packet{Type: zhttp.KeepAlive})
+			}
 		case <-srv.ctx.Done():
 			return
 		}
