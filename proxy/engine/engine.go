@@ -19,7 +19,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -135,11 +137,45 @@ func (e *Engine) Run(ctx context.Context) error {
 	e.log.Debug("stopping")
 	bg.Wait()
 	waitTimeout(&e.wg, 3*time.Second)
+	bound := e.boundIPCFiles()
 	if err := zc.Close(); err != nil {
 		return fmt.Errorf("close sockets: %w", err)
 	}
+	// libzmq leaves the socket files of closed ipc binds behind; remove
+	// ours so a stopped proxy leaves a clean run dir.
+	for _, f := range bound {
+		if fi, err := os.Lstat(f); err == nil && fi.Mode()&os.ModeSocket != 0 {
+			_ = os.Remove(f)
+		}
+	}
 	e.log.Info("stopped")
 	return nil
+}
+
+// boundIPCFiles lists the socket files of our ipc binds.
+func (e *Engine) boundIPCFiles() []string {
+	var files []string
+	for _, a := range []*zmqx.Actor{e.retryIn, e.wsctlIn, e.wsctlOut, e.statsPub, e.command, e.intreqIn, e.intreqStream} {
+		if a != nil {
+			files = appendIPC(files, a.Endpoint())
+		}
+	}
+	for _, c := range []*rpcClient{e.inspect, e.accept} {
+		if c != nil && c.a != nil {
+			files = appendIPC(files, c.a.Endpoint())
+		}
+	}
+	if e.intreq != nil {
+		files = appendIPC(files, e.intreq.pub.Endpoint())
+	}
+	return files
+}
+
+func appendIPC(files []string, ep string) []string {
+	if p, ok := strings.CutPrefix(ep, "ipc://"); ok && p != "" && !strings.HasPrefix(p, "@") {
+		files = append(files, p)
+	}
+	return files
 }
 
 func waitTimeout(wg *sync.WaitGroup, d time.Duration) {
